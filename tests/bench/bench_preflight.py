@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Preflight on a generated 2,000-node inventory, beside Ansible's own floor.
+
+The floor is an empty play (no tasks, no facts) against the same inventory:
+what any playbook pays to load and iterate it. The preflight play validates
+the whole contract of that inventory. Goal: preflight adds at most 1 s to the
+floor. Prints the median of several runs of each; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+NODES = int(os.environ.get("BENCH_NODES", "2000"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+
+
+def address(index: int) -> str:
+    # 10.20.0.0/20: hosts from 10.20.1.0 upwards, clear of VIP and pools.
+    offset = 256 + index
+    return f"10.20.{offset // 256}.{offset % 256}"
+
+
+def generate(target: Path) -> None:
+    shutil.copytree(ROOT / "inventories" / "example" / "group_vars", target / "group_vars")
+    group_vars = target / "group_vars" / "all"
+    (group_vars / "vault.yml").unlink()
+    platform = yaml.safe_load((group_vars / "platform.yml").read_text())
+    platform["platform_node_network"] = "10.20.0.0/20"
+    (group_vars / "platform.yml").write_text("---\n" + yaml.safe_dump(platform))
+    secrets = {
+        name: f"bench-{name}"
+        for name in (
+            "vault_minio_root_password",
+            "vault_mlflow_db_password",
+            "vault_team_vision_s3_secret_key",
+            "vault_team_fraud_s3_secret_key",
+            "vault_bgp_rtr_01_password",
+            "vault_bgp_rtr_02_password",
+        )
+    }
+    (group_vars / "secrets.yml").write_text("---\n" + yaml.safe_dump(secrets))
+    classes = ["a100-training", "a100-inference-mig", "l4-inference"]
+    control, gpu, workers, storage = {}, {}, {}, {}
+    for index in range(NODES):
+        name = f"node-{index:05d}.dc1.example.com"
+        if index < 3:
+            control[name] = {"ansible_host": address(index)}
+        elif index % 4 == 0:
+            gpu[name] = {"ansible_host": address(index), "gpu_node_class": classes[index % 3]}
+        else:
+            workers[name] = {"ansible_host": address(index)}
+            if index % 10 == 1:
+                storage[name] = None
+    hosts = {
+        "all": {
+            "children": {
+                "k8s_cluster": {
+                    "children": {
+                        "control_plane": {"hosts": control},
+                        "workers": {"hosts": workers},
+                        "gpu_nodes": {"hosts": gpu},
+                    }
+                },
+                "storage_nodes": {"hosts": storage},
+                "bgp_routers": {
+                    "hosts": {
+                        "rtr-01.dc1.example.com": {"ansible_host": "10.20.0.2"},
+                        "rtr-02.dc1.example.com": {"ansible_host": "10.20.0.3"},
+                    }
+                },
+            }
+        }
+    }
+    (target / "hosts.yml").write_text("---\n" + yaml.safe_dump(hosts))
+
+
+def timed(args: list[str]) -> float:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    start = time.perf_counter()
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"benchmark run failed: {' '.join(args)}\n{result.stdout[-4000:]}{result.stderr[-4000:]}")
+    return elapsed
+
+
+def main() -> int:
+    playbook = str(Path(sys.executable).parent / "ansible-playbook")
+    with tempfile.TemporaryDirectory() as tmp:
+        inventory = Path(tmp) / "inventory"
+        generate(inventory)
+        empty = Path(tmp) / "empty.yml"
+        empty.write_text("---\n- name: Empty play\n  hosts: all\n  gather_facts: false\n  tasks: []\n")
+        floor = [timed([playbook, "-i", str(inventory), str(empty)]) for _ in range(RUNS)]
+        preflight = [timed([playbook, "-i", str(inventory), "playbooks/preflight.yml"]) for _ in range(RUNS)]
+    floor_s, preflight_s = statistics.median(floor), statistics.median(preflight)
+    print(f"inventory: {NODES} nodes, {RUNS} runs each, median wall time")
+    print(f"  empty play (Ansible's floor): {floor_s:6.2f} s")
+    print(f"  preflight play:               {preflight_s:6.2f} s")
+    print(f"  preflight over the floor:     {preflight_s - floor_s:+6.2f} s (goal: at most +1.00 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

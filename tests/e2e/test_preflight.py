@@ -1,0 +1,100 @@
+"""The preflight play, run by ansible-playbook on real inventories."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.e2e
+
+
+def edit(path, change):
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text("---\n" + yaml.safe_dump(data, sort_keys=False))
+
+
+def test_example_inventory_passes_preflight(playbook, vault_password):
+    result = playbook("playbooks/preflight.yml", "-i", "inventories/example", "--vault-password-file", vault_password)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "failed=0" in result.stdout
+
+
+def test_lab_inventory_passes_preflight(playbook, lab_secrets):
+    result = playbook("playbooks/preflight.yml", "-i", "inventories/lab")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_planted_problems_are_all_reported_in_one_run(playbook, vault_password, example_inventory):
+    group_vars = example_inventory / "group_vars" / "all"
+
+    def platform(data):
+        data["platform_pod_cidr"] = "10.96.0.0/16"
+        data["platform_kubernetes_version"] = "v1.29.4"
+
+    def networking(data):
+        data["metallb_pools"].append({"name": "stray", "addresses": ["192.168.50.0/28"]})
+        data["bgp_peers"][1]["asn"] = 70000000000
+
+    def gpu(data):
+        data["gpu_node_classes"]["l4-inference"]["mig_config"] = "all-1g.10gb"
+
+    def teams(data):
+        data["platform_teams"][1]["namespace"] = "team-vision"
+
+    def tracking(data):
+        data["mlflow_db_password"] = "{{ vault_mlflow_db_pasword }}"
+
+    def hosts(data):
+        gpu_nodes = data["all"]["children"]["k8s_cluster"]["children"]["gpu_nodes"]["hosts"]
+        gpu_nodes["a100-03.dc1.example.com"]["gpu_node_class"] = "h100-training"
+        workers = data["all"]["children"]["k8s_cluster"]["children"]["workers"]["hosts"]
+        workers["stor-03.dc1.example.com"]["ansible_host"] = "10.20.0.52"
+
+    for name, change in [
+        ("platform.yml", platform),
+        ("networking.yml", networking),
+        ("gpu.yml", gpu),
+        ("teams.yml", teams),
+        ("tracking.yml", tracking),
+    ]:
+        edit(group_vars / name, change)
+    edit(example_inventory / "hosts.yml", hosts)
+
+    result = playbook("playbooks/site.yml", "-i", example_inventory, "--vault-password-file", vault_password)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    expected = [
+        "platform_kubernetes_version: 'v1.29.4' is outside the compatibility matrix of release 2026.11; "
+        "expected a 1.34 / 1.35 / 1.36 release (versions.yml)",
+        "platform_pod_cidr: '10.96.0.0/16' overlaps platform_service_cidr '10.96.0.0/12'; "
+        "expected the node, pod and service networks to be disjoint",
+        "metallb_pools[stray]: '192.168.50.0/28' is outside platform_node_network '10.20.0.0/24'; "
+        "expected MetalLB pools inside the node network",
+        "ansible_host: '10.20.0.52' is used by 2 hosts (stor-02.dc1.example.com, stor-03.dc1.example.com); "
+        "expected unique addresses",
+        "bgp_peers[rtr-02].asn: 70000000000 is not a usable AS number; expected an integer from 1 to 4294967294, "
+        "not 23456 or 65535 (private: 64512-65534, 4200000000-4294967294)",
+        "gpu_node_classes[l4-inference].mig_config: 'all-1g.10gb' asks for MIG on NVIDIA-L4, which has no MIG; "
+        "expected 'none' (use time_slicing_replicas to share this GPU)",
+        "hostvars[a100-03.dc1.example.com].gpu_node_class: 'h100-training' is not defined in gpu_node_classes; "
+        "expected one of a100-training, a100-inference-mig, l4-inference",
+        "platform_teams[*].namespace: 'team-vision' is claimed by 2 teams (vision, fraud); "
+        "expected one namespace per team",
+        "mlflow_db_password: refers to an undefined variable ('vault_mlflow_db_pasword' is undefined); "
+        "expected a secret from the vault (see docs/secrets.md)",
+    ]
+    missing = [line for line in expected if f"- {line}" not in output]
+    assert not missing, f"not reported: {missing}\n\n{output}"
+    assert f"The inventory breaks its contract in {len(expected)} place(s)" in output
+    # Preflight stops the run before any layer: no later play started.
+    assert "Compute layer" not in output
+    # Secret values from the vault never reach the output.
+    assert "example-" not in output.replace("example.com", "")
+
+
+def test_lab_main_job_runs_preflight_and_reports_skipped_layers(playbook, lab_secrets):
+    result = playbook("playbooks/site.yml", "-i", "inventories/lab")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for layer in ("compute", "networking", "storage", "gpu", "serving", "tracking", "orchestration", "observability"):
+        assert f"SKIPPED layer {layer}:" in result.stdout

@@ -1,0 +1,39 @@
+"""Run every Molecule scenario under molecule/ as one pytest case each.
+
+Each scenario's own test sequence (syntax, create, prepare, check, converge,
+idempotence, verify, destroy) is the assertion: `molecule test` exits
+non-zero when any step fails, including a non-idempotent second run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
+
+
+@pytest.mark.molecule
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_molecule_scenario(scenario):
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+    env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(ROOT / "collections")
+    result = subprocess.run(
+        ["molecule", "test", "-s", scenario],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = (result.stdout + result.stderr)[-12000:]
+        pytest.fail(f"molecule test -s {scenario} failed (rc={result.returncode}):\n{tail}")

@@ -1,0 +1,482 @@
+"""Every contract check, with a good inventory and one bad case per problem.
+
+Each bad case asserts the exact line the operator will read.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.baremetal.mlops.plugins.plugin_utils.contract import Host, Undefined, validate
+from ansible_collections.baremetal.mlops.plugins.plugin_utils.versions import load_versions
+
+VERSIONS = {
+    "platform_release_default": "r1",
+    "platform_releases": {"r1": {"kubernetes": ["1.35", "1.36"], "charts": {}}},
+}
+CHARTS = ["cilium", "metallb"]
+SECRETS = ["minio_root_password"]
+
+
+def good_vars():
+    return {
+        "platform_delivery": "direct",
+        "platform_kubernetes_version": "v1.36.3",
+        "platform_node_network": "10.20.0.0/24",
+        "platform_pod_cidr": "10.244.0.0/16",
+        "platform_service_cidr": "10.96.0.0/12",
+        "platform_api_endpoint": {"address": "10.20.0.10", "port": 6443},
+        "platform_chart_repositories": {"cilium": "https://helm.cilium.io", "metallb": "oci://mirror.local/charts"},
+        "metallb_mode": "bgp",
+        "metallb_pools": [{"name": "public", "addresses": ["10.20.0.200-10.20.0.229", "10.20.0.240/29"]}],
+        "bgp_local_asn": 64512,
+        "bgp_peers": [{"name": "rtr-01", "address": "10.20.0.2", "asn": 64513, "password": "s3cret"}],
+        "gpu_node_classes": {
+            "a100": {"product": "NVIDIA-A100-SXM4-80GB", "mig_config": "all-1g.10gb", "time_slicing_replicas": 0},
+            "l4": {"product": "NVIDIA-L4", "mig_config": "none", "time_slicing_replicas": 4},
+        },
+        "gpu_mig_configs": {"balanced": {"2g.20gb": 2, "1g.10gb": 3}},
+        "platform_teams": [
+            {"name": "vision", "namespace": "team-vision", "buckets": ["vision-data"], "gpu_classes": ["a100"],
+             "s3_secret_key": "k1"},
+            {"name": "fraud", "namespace": "team-fraud", "buckets": ["fraud-data"], "gpu_classes": ["l4"],
+             "s3_secret_key": "k2"},
+        ],
+        "minio_buckets": [{"name": "mlflow-artifacts"}, {"name": "kserve-models"}],
+        "minio_root_password": "root-secret",
+    }  # fmt: skip
+
+
+def good_hosts():
+    return [
+        Host("cp-01", frozenset({"control_plane"}), "10.20.0.11"),
+        Host("cpu-01", frozenset({"workers", "storage_nodes"}), "10.20.0.21"),
+        Host("a100-01", frozenset({"gpu_nodes"}), "10.20.0.31", "a100"),
+        Host("l4-01", frozenset({"gpu_nodes"}), "10.20.0.41", "l4"),
+        Host("rtr-01", frozenset({"bgp_routers"}), "10.20.0.2"),
+    ]
+
+
+def run(variables=None, hosts=None):
+    return validate(
+        variables if variables is not None else good_vars(),
+        hosts if hosts is not None else good_hosts(),
+        VERSIONS,
+        CHARTS,
+        SECRETS,
+    )
+
+
+def test_good_inventory_has_no_problem():
+    assert run() == []
+
+
+def test_shipped_versions_file_has_a_default_release_with_kubernetes_minors():
+    versions = load_versions()
+    default = versions["platform_release_default"]
+    assert versions["platform_releases"][default]["kubernetes"]
+    assert validate(good_vars(), good_hosts(), versions, CHARTS, SECRETS) == []
+
+
+def changed(**updates):
+    variables = good_vars()
+    variables.update(copy.deepcopy(updates))
+    return variables
+
+
+def with_class(name, spec, **updates):
+    """The good variables with one GPU class added or replaced."""
+    variables = changed(**updates)
+    variables["gpu_node_classes"][name] = spec
+    return variables
+
+
+VARIABLE_CASES = {
+    "delivery mode": (
+        changed(platform_delivery="push"),
+        ["platform_delivery: 'push' is not a delivery mode; expected one of direct, gitops"],
+    ),
+    "kubernetes version outside matrix": (
+        changed(platform_kubernetes_version="v1.31.4"),
+        [
+            "platform_kubernetes_version: 'v1.31.4' is outside the compatibility matrix of release r1; "
+            "expected a 1.35 / 1.36 release (versions.yml)"
+        ],
+    ),
+    "kubernetes version malformed": (
+        changed(platform_kubernetes_version="latest"),
+        ["platform_kubernetes_version: 'latest' is not a Kubernetes release; expected a version such as 'v1.36.3'"],
+    ),
+    "unknown release": (
+        changed(platform_release="1999.01"),
+        [
+            "platform_release: '1999.01' is unknown (platform release '1999.01' is not in versions.yml (known: r1)); "
+            "expected a release of versions.yml"
+        ],
+    ),
+    "pod and service networks overlap": (
+        changed(platform_pod_cidr="10.96.0.0/16"),
+        [
+            "platform_pod_cidr: '10.96.0.0/16' overlaps platform_service_cidr '10.96.0.0/12'; "
+            "expected the node, pod and service networks to be disjoint"
+        ],
+    ),
+    "node network overlaps pods": (
+        changed(platform_pod_cidr="10.20.0.0/25"),
+        [
+            "platform_node_network: '10.20.0.0/24' overlaps platform_pod_cidr '10.20.0.0/25'; "
+            "expected the node, pod and service networks to be disjoint"
+        ],
+    ),
+    "network with host bits": (
+        changed(platform_service_cidr="10.96.1.0/12"),
+        [
+            "platform_service_cidr: '10.96.1.0/12' has host bits set (the network is 10.96.0.0/12); "
+            "expected a network in CIDR notation such as '10.20.0.0/24'"
+        ],
+    ),
+    "network not a cidr": (
+        changed(platform_pod_cidr="pods"),
+        [
+            "platform_pod_cidr: 'pods' is not a network in CIDR notation; "
+            "expected a network in CIDR notation such as '10.20.0.0/24'"
+        ],
+    ),
+    "missing node network": (
+        {k: v for k, v in good_vars().items() if k != "platform_node_network"},
+        ["platform_node_network: is not defined; expected a network in CIDR notation"],
+    ),
+    "vip outside node network": (
+        changed(platform_api_endpoint={"address": "10.30.0.10", "port": 6443}),
+        [
+            "platform_api_endpoint.address: '10.30.0.10' is outside platform_node_network '10.20.0.0/24'; "
+            "expected the API VIP on the node network"
+        ],
+    ),
+    "api port out of range": (
+        changed(platform_api_endpoint={"address": "10.20.0.10", "port": 70000}),
+        ["platform_api_endpoint.port: 70000 is not a TCP port; expected an integer from 1 to 65535"],
+    ),
+    "pool outside node network": (
+        changed(metallb_pools=[{"name": "public", "addresses": ["192.168.20.240-192.168.20.250"]}]),
+        [
+            "metallb_pools[public]: '192.168.20.240-192.168.20.250' is outside platform_node_network "
+            "'10.20.0.0/24'; expected MetalLB pools inside the node network"
+        ],
+    ),
+    "pool overlaps service network": (
+        changed(metallb_pools=[{"name": "svc", "addresses": ["10.96.0.0/28"]}]),
+        [
+            "metallb_pools[svc]: '10.96.0.0/28' overlaps platform_service_cidr '10.96.0.0/12'; "
+            "expected MetalLB pools outside the pod and service networks",
+            "metallb_pools[svc]: '10.96.0.0/28' is outside platform_node_network '10.20.0.0/24'; "
+            "expected MetalLB pools inside the node network",
+        ],
+    ),
+    "pools overlap each other": (
+        changed(
+            metallb_pools=[
+                {"name": "a", "addresses": ["10.20.0.200-10.20.0.210"]},
+                {"name": "b", "addresses": ["10.20.0.208/29"]},
+            ]
+        ),
+        [
+            "metallb_pools[a]: '10.20.0.200-10.20.0.210' overlaps metallb_pools[b] '10.20.0.208/29'; "
+            "expected MetalLB pools that share no address"
+        ],
+    ),
+    "pool range reversed": (
+        changed(metallb_pools=[{"name": "a", "addresses": ["10.20.0.210-10.20.0.200"]}]),
+        [
+            "metallb_pools[a].addresses: '10.20.0.210-10.20.0.200' ends before it starts; "
+            "expected CIDRs or 'first-last' ranges"
+        ],
+    ),
+    "pool defined twice": (
+        changed(
+            metallb_pools=[
+                {"name": "a", "addresses": ["10.20.0.200/30"]},
+                {"name": "a", "addresses": ["10.20.0.220/30"]},
+            ]
+        ),
+        ["metallb_pools[a]: 'a' is defined twice; expected unique pool names"],
+    ),
+    "pool holds the vip": (
+        changed(metallb_pools=[{"name": "a", "addresses": ["10.20.0.10/32"]}]),
+        [
+            "metallb_pools[a]: '10.20.0.10/32' contains the API VIP 10.20.0.10; "
+            "expected MetalLB pools that hold neither host addresses nor the API VIP"
+        ],
+    ),
+    "metallb mode unknown": (
+        changed(metallb_mode="arp"),
+        ["metallb_mode: 'arp' is not a MetalLB mode; expected one of l2, bgp"],
+    ),
+    "asn reserved": (
+        changed(bgp_local_asn=23456),
+        [
+            "bgp_local_asn: 23456 is not a usable AS number; expected an integer from 1 to 4294967294, "
+            "not 23456 or 65535 (private: 64512-65534, 4200000000-4294967294)"
+        ],
+    ),
+    "peer asn out of range": (
+        changed(bgp_peers=[{"name": "rtr-01", "address": "10.20.0.2", "asn": 4294967296}]),
+        [
+            "bgp_peers[rtr-01].asn: 4294967296 is not a usable AS number; expected an integer from 1 to "
+            "4294967294, not 23456 or 65535 (private: 64512-65534, 4200000000-4294967294)"
+        ],
+    ),
+    "peer outside node network": (
+        changed(bgp_peers=[{"name": "rtr-01", "address": "10.99.0.1", "asn": 64513}]),
+        [
+            "bgp_peers[rtr-01].address: '10.99.0.1' is outside platform_node_network '10.20.0.0/24'; "
+            "expected BGP peers reachable on the node network"
+        ],
+    ),
+    "bgp mode without peers": (
+        changed(bgp_peers=[]),
+        ["bgp_peers: [] is empty while metallb_mode is 'bgp'; expected at least one BGP peer"],
+    ),
+    "peer password undefined": (
+        changed(
+            bgp_peers=[
+                {"name": "rtr-01", "address": "10.20.0.2", "asn": 64513, "password": Undefined("refers to vault_x")}
+            ]
+        ),
+        ["bgp_peers[rtr-01].password: refers to vault_x; expected a secret from the vault (see docs/secrets.md)"],
+    ),
+    "mig on a gpu without mig": (
+        with_class("l4", {"product": "NVIDIA-L4", "mig_config": "all-1g.6gb"}),
+        [
+            "gpu_node_classes[l4].mig_config: 'all-1g.6gb' asks for MIG on NVIDIA-L4, which has no MIG; "
+            "expected 'none' (use time_slicing_replicas to share this GPU)"
+        ],
+    ),
+    "mig on rtx 4090": (
+        with_class("dev", {"product": "NVIDIA-GeForce-RTX-4090", "mig_config": "all-balanced"}),
+        [
+            "gpu_node_classes[dev].mig_config: 'all-balanced' asks for MIG on NVIDIA-GeForce-RTX-4090, "
+            "which has no MIG; expected 'none' (use time_slicing_replicas to share this GPU)"
+        ],
+    ),
+    "mig together with time slicing": (
+        with_class(
+            "a100", {"product": "NVIDIA-A100-SXM4-80GB", "mig_config": "all-1g.10gb", "time_slicing_replicas": 4}
+        ),
+        [
+            "gpu_node_classes[a100].time_slicing_replicas: 4 enables time-slicing together with MIG config "
+            "'all-1g.10gb'; expected either MIG or time-slicing on one GPU class, not both"
+        ],
+    ),
+    "mig profile of another memory size": (
+        with_class("a100", {"product": "NVIDIA-A100-SXM4-80GB", "mig_config": "all-1g.5gb"}),
+        [
+            "gpu_node_classes[a100].mig_config: 'all-1g.5gb' is not a MIG configuration for NVIDIA-A100-SXM4-80GB; "
+            "expected one of all-disabled, all-enabled, all-balanced, all-1g.10gb, all-1g.20gb, all-2g.20gb, "
+            "all-3g.40gb, all-4g.40gb, all-7g.80gb, balanced"
+        ],
+    ),
+    "custom mig layout too large": (
+        with_class(
+            "a100",
+            {"product": "NVIDIA-A100-SXM4-80GB", "mig_config": "big"},
+            gpu_mig_configs={"big": {"3g.40gb": 2, "2g.20gb": 1}},
+        ),
+        [
+            "gpu_mig_configs[big]: {'3g.40gb': 2, '2g.20gb': 1} uses 8 compute slices (used by "
+            "gpu_node_classes[a100]); expected at most 7 slices per NVIDIA-A100-SXM4-80GB"
+        ],
+    ),
+    "mig on an unknown product": (
+        with_class("x", {"product": "NVIDIA-Mystery", "mig_config": "all-enabled"}),
+        [
+            "gpu_node_classes[x].product: 'NVIDIA-Mystery' is not a GPU product known to support MIG; expected "
+            "mig_config 'none', or a MIG-capable product (NVIDIA-A100-SXM4-40GB, NVIDIA-A100-PCIE-40GB, "
+            "NVIDIA-A100-SXM4-80GB, NVIDIA-A100-80GB-PCIe, ...)"
+        ],
+    ),
+    "team namespace twice": (
+        changed(
+            platform_teams=[
+                {"name": "a", "namespace": "ml", "buckets": ["a-data"], "s3_secret_key": "k"},
+                {"name": "b", "namespace": "ml", "buckets": ["b-data"], "s3_secret_key": "k"},
+            ]
+        ),
+        ["platform_teams[*].namespace: 'ml' is claimed by 2 teams (a, b); expected one namespace per team"],
+    ),
+    "bucket twice": (
+        changed(
+            platform_teams=[{"name": "a", "namespace": "team-a", "buckets": ["kserve-models"], "s3_secret_key": "k"}]
+        ),
+        [
+            "bucket: 'kserve-models' is defined 2 times (minio_buckets, platform_teams[a]); "
+            "expected each bucket defined once"
+        ],
+    ),
+    "team twice": (
+        changed(
+            platform_teams=[
+                {"name": "a", "namespace": "team-a", "buckets": [], "s3_secret_key": "k"},
+                {"name": "a", "namespace": "team-a2", "buckets": [], "s3_secret_key": "k"},
+            ]
+        ),
+        ["platform_teams: 'a' is defined 2 times; expected unique team names"],
+    ),
+    "team gpu class unknown": (
+        changed(
+            platform_teams=[
+                {"name": "a", "namespace": "team-a", "buckets": [], "gpu_classes": ["h100"], "s3_secret_key": "k"}
+            ]
+        ),
+        ["platform_teams[a].gpu_classes: 'h100' is not defined in gpu_node_classes; expected one of a100, l4"],
+    ),
+    "bad bucket name": (
+        changed(minio_buckets=[{"name": "Models_2"}]),
+        [
+            "bucket: 'Models_2' is not a valid S3 bucket name (in minio_buckets); expected 3-63 lower case "
+            "letters, digits, '.' or '-', starting and ending with a letter or digit"
+        ],
+    ),
+    "team secret missing": (
+        changed(
+            platform_teams=[
+                {
+                    "name": "a",
+                    "namespace": "team-a",
+                    "buckets": [],
+                    "s3_secret_key": Undefined("refers to an undefined variable ('vault_a' is undefined)"),
+                }
+            ]
+        ),
+        [
+            "platform_teams[a].s3_secret_key: refers to an undefined variable ('vault_a' is undefined); "
+            "expected a secret from the vault (see docs/secrets.md)"
+        ],
+    ),
+    "required secret empty": (
+        changed(minio_root_password=""),
+        ["minio_root_password: is empty; expected a secret from the vault (see docs/secrets.md)"],
+    ),
+    "required secret absent": (
+        {k: v for k, v in good_vars().items() if k != "minio_root_password"},
+        ["minio_root_password: is not defined; expected a secret from the vault (see docs/secrets.md)"],
+    ),
+    "chart repository missing": (
+        changed(platform_chart_repositories={"cilium": "https://helm.cilium.io"}),
+        ["platform_chart_repositories[metallb]: is not set; expected the URL of the repository that serves this chart"],
+    ),
+    "chart repository not a url": (
+        changed(platform_chart_repositories={"cilium": "helm.cilium.io", "metallb": "https://metallb.github.io"}),
+        [
+            "platform_chart_repositories[cilium]: 'helm.cilium.io' is not a repository URL; "
+            "expected an http(s)://, oci:// or file:// URL"
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(VARIABLE_CASES))
+def test_bad_variables_are_reported_exactly(case):
+    variables, expected = VARIABLE_CASES[case]
+    assert run(variables=variables) == expected
+
+
+def hosts_with(*extra, drop=()):
+    return [h for h in good_hosts() if h.name not in drop] + list(extra)
+
+
+HOST_CASES = {
+    "duplicate address": (
+        hosts_with(Host("cpu-02", frozenset({"workers"}), "10.20.0.21")),
+        ["ansible_host: '10.20.0.21' is used by 2 hosts (cpu-01, cpu-02); expected unique addresses"],
+    ),
+    "duplicate node name": (
+        hosts_with(Host("CPU-01.dc2.example.com", frozenset({"workers"}), "10.20.0.22")),
+        [
+            "inventory_hostname: 'cpu-01' is the node name of 2 hosts (cpu-01, CPU-01.dc2.example.com); "
+            "expected unique Kubernetes node names (short host name, lower case)"
+        ],
+    ),
+    "host off the node network": (
+        hosts_with(Host("cpu-09", frozenset({"workers"}), "10.21.0.9")),
+        [
+            "hostvars[cpu-09].ansible_host: '10.21.0.9' is outside platform_node_network '10.20.0.0/24'; "
+            "expected every host address on the node network"
+        ],
+    ),
+    "pool holds a host address": (
+        hosts_with(Host("cpu-09", frozenset({"workers"}), "10.20.0.205")),
+        [
+            "metallb_pools[public]: '10.20.0.200-10.20.0.229' contains the address of host cpu-09 (10.20.0.205); "
+            "expected MetalLB pools that hold no host address"
+        ],
+    ),
+    "gpu node without class": (
+        hosts_with(Host("gpu-09", frozenset({"gpu_nodes"}), "10.20.0.39")),
+        ["hostvars[gpu-09].gpu_node_class: is not defined; expected a class of gpu_node_classes (a100, l4)"],
+    ),
+    "gpu node with unknown class": (
+        hosts_with(Host("gpu-09", frozenset({"gpu_nodes"}), "10.20.0.39", "h100")),
+        ["hostvars[gpu-09].gpu_node_class: 'h100' is not defined in gpu_node_classes; expected one of a100, l4"],
+    ),
+    "even number of control planes": (
+        hosts_with(Host("cp-02", frozenset({"control_plane"}), "10.20.0.12")),
+        [
+            "groups.control_plane: 2 hosts cannot keep etcd quorum better than one less would; "
+            "expected an odd number of control plane hosts (1, 3 or 5)"
+        ],
+    ),
+    "no control plane": (
+        hosts_with(drop=("cp-01",)),
+        ["groups.control_plane: has no hosts; expected at least one control plane host"],
+    ),
+    "vip is a control plane address": (
+        hosts_with(
+            Host("cp-02", frozenset({"control_plane"}), "10.20.0.10"),
+            Host("cp-03", frozenset({"control_plane"}), "10.20.0.13"),
+        ),
+        [
+            "platform_api_endpoint.address: '10.20.0.10' is the address of host cp-02; "
+            "expected a free virtual IP in front of the control planes"
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOST_CASES))
+def test_bad_hosts_are_reported_exactly(case):
+    hosts, expected = HOST_CASES[case]
+    assert run(hosts=hosts) == expected
+
+
+def test_every_problem_is_reported_in_one_run():
+    variables = changed(
+        platform_pod_cidr="10.96.0.0/16",
+        bgp_local_asn=0,
+    )
+    variables["gpu_node_classes"] = {"l4": {"product": "NVIDIA-L4", "mig_config": "all-enabled"}}
+    problems = run(variables=variables, hosts=hosts_with(Host("x", frozenset({"gpu_nodes"}), "10.20.0.21", "nope")))
+    assert [p.split(":")[0] for p in problems] == [
+        "platform_pod_cidr",
+        "ansible_host",
+        "bgp_local_asn",
+        "gpu_node_classes[l4].mig_config",
+        "hostvars[a100-01].gpu_node_class",
+        "hostvars[x].gpu_node_class",
+        "platform_teams[vision].gpu_classes",
+    ]
+
+
+def test_secret_values_never_appear_in_problems():
+    variables = changed(
+        platform_api_endpoint={"address": "bad", "port": 0},
+        minio_root_password=12345,
+        bgp_peers=[{"name": "r", "address": "10.20.0.2", "asn": 64513, "password": ""}],
+    )
+    problems = run(variables=variables)
+    text = "\n".join(problems)
+    assert "12345" not in text
+    assert "minio_root_password: is a int; expected a secret string from the vault" in problems
+    assert "bgp_peers[r].password: is empty; expected a secret from the vault (see docs/secrets.md)" in problems
