@@ -19,6 +19,13 @@ if [[ ! -x $venv/bin/python ]]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 echo "setup: installing the pinned tool chain (pyproject.toml)"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# The project is a collection, not a Python package: install its pinned
+# dependencies and test extras straight from pyproject.toml.
+"$venv/bin/python" - <<'PY' > "$venv/requirements.txt"
+import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["test"]))
+PY
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$venv/requirements.txt"
 rm -f "$venv"/.installed-*
 touch "$stamp"

@@ -98,3 +98,37 @@ def test_lab_main_job_runs_preflight_and_reports_skipped_layers(playbook, lab_se
     assert result.returncode == 0, result.stdout + result.stderr
     for layer in ("compute", "networking", "storage", "gpu", "serving", "tracking", "orchestration", "observability"):
         assert f"SKIPPED layer {layer}:" in result.stdout
+
+
+def test_host_vars_files_override_inline_addresses(playbook, vault_password, example_inventory):
+    host_vars = example_inventory / "host_vars"
+    host_vars.mkdir()
+    (host_vars / "cpu-03.dc1.example.com.yml").write_text("---\nansible_host: 10.20.0.21\n")
+
+    result = playbook("playbooks/preflight.yml", "-i", example_inventory, "--vault-password-file", vault_password)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert (
+        "- ansible_host: '10.20.0.21' is used by 2 hosts (cpu-01.dc1.example.com, cpu-03.dc1.example.com); "
+        "expected unique addresses"
+    ) in output
+    assert "The inventory breaks its contract in 1 place(s)" in output
+
+
+def test_gpu_class_set_by_a_group_is_read(playbook, vault_password, example_inventory):
+    def hosts(data):
+        gpu_nodes = data["all"]["children"]["k8s_cluster"]["children"]["gpu_nodes"]
+        del gpu_nodes["hosts"]["l4-02.dc1.example.com"]
+        gpu_nodes["children"] = {"l4_pool": {"hosts": {"l4-02.dc1.example.com": {"ansible_host": "10.20.0.42"}}}}
+
+    edit(example_inventory / "hosts.yml", hosts)
+    (example_inventory / "group_vars" / "l4_pool.yml").write_text("---\ngpu_node_class: l4-mystery\n")
+
+    result = playbook("playbooks/preflight.yml", "-i", example_inventory, "--vault-password-file", vault_password)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert (
+        "- hostvars[l4-02.dc1.example.com].gpu_node_class: 'l4-mystery' is not defined in gpu_node_classes; "
+        "expected one of a100-training, a100-inference-mig, l4-inference"
+    ) in output
+    assert "The inventory breaks its contract in 1 place(s)" in output
