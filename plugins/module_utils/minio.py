@@ -1,0 +1,476 @@
+# Copyright: contributors to baremetal.mlops
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared client code for the minio_* modules: connection, buckets, users, policies.
+
+The S3 side (buckets, versioning, lifecycle, object lock) and the admin side
+(users, canned policies) both go through the `minio` Python package; its
+MinioAdmin client implements the admin API's encrypted payloads. Everything
+here that decides what to change is a pure function over plain dicts, so the
+modules stay thin and the decisions are unit-tested without a server.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.six.moves.urllib.parse import urlsplit
+
+MINIO_IMPORT_ERROR = None
+try:
+    from minio import Minio
+    from minio.commonconfig import DISABLED, ENABLED, Filter
+    from minio.credentials import StaticProvider
+    from minio.deleteobjects import DeleteObject
+    from minio.error import MinioAdminException, MinioException, S3Error
+    from minio.lifecycleconfig import (
+        Expiration,
+        LifecycleConfig,
+        NoncurrentVersionExpiration,
+        Rule,
+    )
+    from minio.minioadmin import MinioAdmin
+    from minio.objectlockconfig import DAYS, ObjectLockConfig
+    from minio.versioningconfig import SUSPENDED, VersioningConfig
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    HAS_MINIO = True
+except ImportError:
+    HAS_MINIO = False
+    MINIO_IMPORT_ERROR = traceback.format_exc()
+
+
+class MinioModuleError(Exception):
+    """A MinIO request failed or the asked state cannot be reached."""
+
+
+def minio_argument_spec():
+    """Connection options shared by every minio_* module (see doc fragment baremetal.mlops.minio)."""
+    return dict(
+        endpoint=dict(type="str", required=True, fallback=(env_fallback, ["MINIO_ENDPOINT"])),
+        # An account name, not a secret.
+        access_key=dict(type="str", required=True, no_log=False, fallback=(env_fallback, ["MINIO_ACCESS_KEY"])),
+        secret_key=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["MINIO_SECRET_KEY"])),
+        region=dict(type="str", default="us-east-1"),
+        validate_certs=dict(type="bool", default=True),
+    )
+
+
+def require_minio(module):
+    if not HAS_MINIO:
+        module.fail_json(msg=missing_required_lib("minio"), exception=MINIO_IMPORT_ERROR)
+
+
+def run_minio_module(module, work, what):
+    """Run `work(module)` and exit with its result; every domain error becomes one fail_json here."""
+    require_minio(module)
+    errors = (MinioModuleError, ValueError, MinioException, MinioAdminException, Urllib3Error)
+    try:
+        result = work(module)
+    except errors as exc:
+        module.fail_json(msg="%s: %s" % (what, describe(exc)), exception=traceback.format_exc())
+    module.exit_json(**result)
+
+
+def split_endpoint(endpoint):
+    """'https://host:9000' -> ('host:9000', True). A bare host:port means http."""
+    if "://" not in endpoint:
+        endpoint = "http://" + endpoint
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise MinioModuleError("endpoint must look like http(s)://host[:port], got %r" % endpoint)
+    if parts.path not in ("", "/"):
+        raise MinioModuleError("endpoint must not carry a path, got %r" % endpoint)
+    return parts.netloc, parts.scheme == "https"
+
+
+def connect(params, access_key=None, secret_key=None):
+    """Return (s3 client, admin client) for the module's connection options."""
+    netloc, secure = split_endpoint(params["endpoint"])
+    access_key = access_key or params["access_key"]
+    secret_key = secret_key or params["secret_key"]
+    s3 = Minio(
+        netloc,
+        access_key=access_key,
+        secret_key=secret_key,
+        region=params["region"],
+        secure=secure,
+        cert_check=params["validate_certs"],
+    )
+    admin = MinioAdmin(
+        endpoint=netloc,
+        credentials=StaticProvider(access_key, secret_key),
+        region=params["region"],
+        secure=secure,
+        cert_check=params["validate_certs"],
+    )
+    return s3, admin
+
+
+def describe(exc):
+    """One line for a failed request, without the credentials."""
+    if HAS_MINIO and isinstance(exc, S3Error):
+        return "%s: %s" % (exc.code, exc.message)
+    if HAS_MINIO and isinstance(exc, MinioAdminException):
+        try:
+            body = json.loads(exc._body)
+            return "%s: %s (HTTP %s)" % (body.get("Code"), body.get("Message"), exc._code)
+        except (ValueError, AttributeError):
+            return "HTTP %s: %s" % (getattr(exc, "_code", "?"), getattr(exc, "_body", exc))
+    return str(exc)
+
+
+def admin_error_code(exc):
+    try:
+        return json.loads(exc._body).get("Code")
+    except (ValueError, AttributeError):
+        return None
+
+
+# ---------------------------------------------------------------- buckets
+
+
+def lifecycle_rule_to_dict(rule):
+    """A minio lifecycle Rule as the module's rule dict."""
+    prefix = ""
+    if rule.rule_filter is not None and rule.rule_filter.prefix is not None:
+        prefix = rule.rule_filter.prefix
+    expiration = rule.expiration.days if rule.expiration else None
+    noncurrent = rule.noncurrent_version_expiration.noncurrent_days if rule.noncurrent_version_expiration else None
+    return normalize_rule(
+        dict(
+            id=rule.rule_id,
+            prefix=prefix,
+            enabled=rule.status == ENABLED,
+            expiration_days=expiration,
+            noncurrent_expiration_days=noncurrent,
+        )
+    )
+
+
+# MinIO accepts but drops AbortIncompleteMultipartUpload (it expires stale
+# uploads itself, setting api.stale_uploads_expiry), so the module offers
+# only the two actions a re-read returns.
+RULE_ACTIONS = ("expiration_days", "noncurrent_expiration_days")
+
+
+def normalize_rule(rule):
+    keys = RULE_ACTIONS
+    out = dict(id=rule["id"], prefix=rule.get("prefix") or "", enabled=bool(rule.get("enabled", True)))
+    for key in keys:
+        out[key] = rule.get(key) or None
+    return out
+
+
+def validate_rules(rules):
+    """Raise MinioModuleError for rules a server would reject, naming the rule."""
+    seen = set()
+    for rule in rules:
+        if rule["id"] in seen:
+            raise MinioModuleError("lifecycle rule id %r is used twice" % rule["id"])
+        seen.add(rule["id"])
+        actions = RULE_ACTIONS
+        if not any(rule.get(key) for key in actions):
+            raise MinioModuleError("lifecycle rule %r needs at least one of %s" % (rule["id"], ", ".join(actions)))
+        for key in actions:
+            if rule.get(key) is not None and rule[key] < 1:
+                raise MinioModuleError("lifecycle rule %r: %s must be at least 1" % (rule["id"], key))
+
+
+def rule_to_minio(rule):
+    return Rule(
+        ENABLED if rule["enabled"] else DISABLED,
+        rule_filter=Filter(prefix=rule["prefix"]),
+        rule_id=rule["id"],
+        expiration=Expiration(days=rule["expiration_days"]) if rule["expiration_days"] else None,
+        noncurrent_version_expiration=(
+            NoncurrentVersionExpiration(noncurrent_days=rule["noncurrent_expiration_days"])
+            if rule["noncurrent_expiration_days"]
+            else None
+        ),
+    )
+
+
+def read_bucket(s3, name):
+    """The bucket's state as a plain dict, or None when it does not exist."""
+    if not s3.bucket_exists(name):
+        return None
+    versioning = s3.get_bucket_versioning(name).status
+    lifecycle = s3.get_bucket_lifecycle(name)
+    rules = [lifecycle_rule_to_dict(r) for r in lifecycle.rules] if lifecycle else []
+    try:
+        lock = s3.get_object_lock_config(name)
+        object_lock = True
+        retention = dict(mode=lock.mode, days=lock.duration) if lock.mode else None
+    except S3Error as exc:
+        if exc.code != "ObjectLockConfigurationNotFoundError":
+            raise
+        object_lock, retention = False, None
+    return dict(
+        name=name,
+        versioning=versioning_name(versioning),
+        object_lock=object_lock,
+        object_lock_retention=retention,
+        lifecycle_rules=sorted(rules, key=lambda r: r["id"]),
+    )
+
+
+def versioning_name(status):
+    """S3's Enabled/Suspended/Off (never set) as the module's enabled/suspended/disabled."""
+    return {"Enabled": "enabled", "Suspended": "suspended"}.get(status or "", "disabled")
+
+
+def plan_bucket(current, desired):
+    """What to change to get from `current` (read_bucket or None) to `desired` (module params).
+
+    Returns a list of step names, in the order they must run. Options left
+    at None in `desired` are not managed.
+    """
+    if desired["state"] == "absent":
+        return ["delete"] if current is not None else []
+    steps = []
+    creating = current is None
+    if creating:
+        current = dict(versioning="disabled", object_lock=bool(desired["object_lock"]), lifecycle_rules=[])
+        current["object_lock_retention"] = None
+        steps.append("create")
+    elif desired["object_lock"] is not None and desired["object_lock"] != current["object_lock"]:
+        raise MinioModuleError(
+            "object lock of bucket %r can only be chosen when the bucket is created (it is %s)"
+            % (desired["name"], "on" if current["object_lock"] else "off")
+        )
+    versioning = desired["versioning"]
+    if current["object_lock"] and versioning not in (None, "enabled"):
+        raise MinioModuleError("bucket %r has object lock, which needs versioning enabled" % desired["name"])
+    if creating and desired["object_lock"]:
+        # MinIO turns versioning on with object lock.
+        current["versioning"] = "enabled"
+    if versioning == "disabled" and current["versioning"] != "disabled":
+        raise MinioModuleError(
+            "versioning of bucket %r cannot go back to disabled once on; use suspended" % desired["name"]
+        )
+    if versioning is not None and versioning != current["versioning"]:
+        steps.append("versioning")
+    if desired["lifecycle_rules"] is not None:
+        wanted = sorted((normalize_rule(r) for r in desired["lifecycle_rules"]), key=lambda r: r["id"])
+        validate_rules(wanted)
+        if wanted != current["lifecycle_rules"]:
+            steps.append("lifecycle")
+    retention = desired.get("object_lock_retention")
+    if retention is not None:
+        if not (current["object_lock"] or desired["object_lock"]):
+            raise MinioModuleError("object_lock_retention needs object_lock on bucket %r" % desired["name"])
+        if dict(mode=retention["mode"], days=retention["days"]) != current["object_lock_retention"]:
+            steps.append("retention")
+    return steps
+
+
+def desired_bucket_view(current, desired):
+    """The bucket as it will be after the plan: the diff's `after`."""
+    if desired["state"] == "absent":
+        return None
+    after = dict(current) if current else dict(name=desired["name"], versioning="disabled", lifecycle_rules=[])
+    after.setdefault("object_lock", bool(desired["object_lock"]))
+    after.setdefault("object_lock_retention", None)
+    if current is None and desired["object_lock"]:
+        after["versioning"] = "enabled"
+    if desired["versioning"] is not None:
+        after["versioning"] = desired["versioning"]
+    if desired["lifecycle_rules"] is not None:
+        after["lifecycle_rules"] = sorted(
+            (normalize_rule(r) for r in desired["lifecycle_rules"]), key=lambda r: r["id"]
+        )
+    if desired.get("object_lock_retention") is not None:
+        retention = desired["object_lock_retention"]
+        after["object_lock_retention"] = dict(mode=retention["mode"], days=retention["days"])
+    return after
+
+
+def apply_bucket(s3, desired, steps):
+    name = desired["name"]
+    for step in steps:
+        if step == "delete":
+            if desired["force"]:
+                empty_bucket(s3, name)
+            s3.remove_bucket(name)
+        elif step == "create":
+            s3.make_bucket(name, location=desired["region"], object_lock=bool(desired["object_lock"]))
+        elif step == "versioning":
+            status = ENABLED if desired["versioning"] == "enabled" else SUSPENDED
+            s3.set_bucket_versioning(name, VersioningConfig(status))
+        elif step == "lifecycle":
+            rules = [rule_to_minio(normalize_rule(r)) for r in desired["lifecycle_rules"]]
+            if rules:
+                s3.set_bucket_lifecycle(name, LifecycleConfig(rules))
+            else:
+                s3.delete_bucket_lifecycle(name)
+        elif step == "retention":
+            retention = desired["object_lock_retention"]
+            s3.set_object_lock_config(name, ObjectLockConfig(retention["mode"], retention["days"], DAYS))
+
+
+def empty_bucket(s3, name):
+    """Delete every object version and delete marker (force: true on state absent)."""
+    objects = [
+        DeleteObject(obj.object_name, obj.version_id)
+        for obj in s3.list_objects(name, recursive=True, include_version=True)
+    ]
+    for failure in s3.remove_objects(name, iter(objects)):
+        raise MinioModuleError("cannot delete %s from bucket %r: %s" % (failure.name, name, failure.message))
+
+
+# --------------------------------------------------------------- policies
+
+
+def _as_sorted_list(value):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return sorted(value)
+    return [value]
+
+
+def normalize_policy(document):
+    """A policy document in a canonical form, so two equal policies compare equal.
+
+    MinIO may store Action/Resource as a string or list, in any order, and
+    add the Version; statement order does not matter.
+    """
+    if isinstance(document, str):
+        document = json.loads(document)
+    statements = document.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    canonical = []
+    for statement in statements:
+        item = {}
+        for key, value in statement.items():
+            if key in ("Action", "NotAction", "Resource", "NotResource"):
+                item[key] = _as_sorted_list(value)
+            else:
+                item[key] = value
+        canonical.append(item)
+    canonical.sort(key=lambda s: json.dumps(s, sort_keys=True))
+    return {"Version": document.get("Version", "2012-10-17"), "Statement": canonical}
+
+
+BUCKET_ACCESS_ACTIONS = {
+    "read": ["s3:GetBucketLocation", "s3:ListBucket"],
+    "read_objects": ["s3:GetObject"],
+    "write": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+    "write_objects": [
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:ListMultipartUploadParts",
+        "s3:PutObject",
+    ],
+}
+
+
+def bucket_policy(buckets, access):
+    """A policy granting `access` (read-only or read-write) on whole buckets and their objects."""
+    if not buckets:
+        raise MinioModuleError("buckets must name at least one bucket")
+    bucket_arns = ["arn:aws:s3:::%s" % b for b in buckets]
+    object_arns = ["arn:aws:s3:::%s/*" % b for b in buckets]
+    kind = "write" if access == "read-write" else "read"
+    return normalize_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": BUCKET_ACCESS_ACTIONS[kind], "Resource": bucket_arns},
+                {"Effect": "Allow", "Action": BUCKET_ACCESS_ACTIONS[kind + "_objects"], "Resource": object_arns},
+            ],
+        }
+    )
+
+
+def read_policy(admin, name):
+    """The canned policy's document (normalized), or None when it does not exist."""
+    try:
+        info = json.loads(admin.policy_info(name))
+    except MinioAdminException as exc:
+        if admin_error_code(exc) in ("XMinioAdminNoSuchPolicy",):
+            return None
+        raise
+    # Newer servers wrap the document: {"PolicyName": ..., "Policy": {...}}.
+    document = info.get("Policy", info) if isinstance(info, dict) else info
+    return normalize_policy(document)
+
+
+# ------------------------------------------------------------------ users
+
+
+def read_user(admin, access_key):
+    """{'status': 'enabled'|'disabled', 'policies': [...]} or None when the user does not exist."""
+    try:
+        info = json.loads(admin.user_info(access_key))
+    except MinioAdminException as exc:
+        if admin_error_code(exc) in ("XMinioAdminNoSuchUser",):
+            return None
+        raise
+    policies = [p for p in (info.get("policyName") or "").split(",") if p]
+    return dict(status=info.get("status", "enabled"), policies=sorted(policies))
+
+
+def secret_matches(params, access_key, secret_key):
+    """True when the S3 endpoint accepts this key pair (a wrong secret fails the signature check)."""
+    s3, _admin = connect(params, access_key=access_key, secret_key=secret_key)
+    try:
+        s3.list_buckets()
+    except S3Error as exc:
+        if exc.code in ("SignatureDoesNotMatch", "InvalidAccessKeyId"):
+            return False
+        if exc.code == "AccessDenied":
+            return True
+        raise
+    return True
+
+
+def plan_user(current, desired, secret_ok):
+    """Steps to reach `desired` from `current` (read_user or None).
+
+    `secret_ok` tells whether the stored secret already matches (None when
+    it was not checked). `policies` None means the policies are not managed.
+    """
+    if desired["state"] == "absent":
+        return ["delete"] if current is not None else []
+    if current is None:
+        steps = ["create"]
+        if desired["policies"]:
+            steps.append("policies")
+        if desired["status"] == "disabled":
+            steps.append("status")
+        return steps
+    steps = []
+    if desired["update_secret"] == "always" and secret_ok is False:
+        steps.append("secret")
+    if desired["policies"] is not None and sorted(desired["policies"]) != current["policies"]:
+        steps.append("policies")
+    if desired["status"] != current["status"]:
+        steps.append("status")
+    return steps
+
+
+def apply_user(admin, desired, current, steps):
+    name = desired["name"]
+    current_policies = set(current["policies"]) if current else set()
+    for step in steps:
+        if step == "delete":
+            admin.user_remove(name)
+        elif step in ("create", "secret"):
+            # Adding an existing user sets its secret.
+            admin.user_add(name, desired["secret"])
+        elif step == "policies":
+            wanted = set(desired["policies"])
+            if current_policies - wanted:
+                admin.detach_policy(sorted(current_policies - wanted), user=name)
+            if wanted - current_policies:
+                admin.attach_policy(sorted(wanted - current_policies), user=name)
+        elif step == "status":
+            if desired["status"] == "enabled":
+                admin.user_enable(name)
+            else:
+                admin.user_disable(name)

@@ -1,0 +1,233 @@
+#!/usr/bin/python
+# Copyright: contributors to baremetal.mlops
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+DOCUMENTATION = r"""
+module: minio_bucket
+short_description: Manage MinIO buckets, their versioning, lifecycle rules and object lock
+version_added: 0.1.0
+description:
+  - Create or delete a bucket on a MinIO (S3-compatible) server.
+  - Set its versioning, its lifecycle rules (expiry of objects and of
+    noncurrent versions) and, for buckets created with object lock, the
+    default retention.
+  - Options left unset are not managed, so a task may own only part of a bucket's configuration.
+author:
+  - baremetal.mlops maintainers (@baremetal-mlops)
+extends_documentation_fragment:
+  - baremetal.mlops.minio
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change without changing anything.
+  diff_mode:
+    support: full
+    description: Shows the bucket's configuration before and after.
+options:
+  name:
+    description: Name of the bucket.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates the bucket when it is missing; V(absent) deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  versioning:
+    description:
+      - V(enabled) keeps every version of every object; V(suspended) stops keeping new versions.
+      - A bucket's versioning cannot go back to V(disabled) once it was on.
+    type: str
+    choices: [enabled, suspended, disabled]
+  object_lock:
+    description:
+      - Create the bucket with object lock (WORM), which also turns versioning on.
+      - Object lock is chosen at creation; asking for a different value on an existing bucket fails.
+    type: bool
+  object_lock_retention:
+    description:
+      - Default retention applied to new objects of a bucket with object lock.
+    type: dict
+    suboptions:
+      mode:
+        description: V(GOVERNANCE) lets privileged users shorten retention; V(COMPLIANCE) lets nobody.
+        type: str
+        choices: [GOVERNANCE, COMPLIANCE]
+        required: true
+      days:
+        description: Retention in days.
+        type: int
+        required: true
+  lifecycle_rules:
+    description:
+      - The bucket's whole lifecycle configuration; an empty list removes it.
+      - Each rule needs O(lifecycle_rules[].expiration_days), O(lifecycle_rules[].noncurrent_expiration_days) or both.
+      - MinIO removes abandoned multipart uploads by itself (server setting C(api.stale_uploads_expiry)),
+        and drops that S3 lifecycle action, so the module does not offer it.
+    type: list
+    elements: dict
+    suboptions:
+      id:
+        description: Unique name of the rule.
+        type: str
+        required: true
+      prefix:
+        description: Object key prefix the rule applies to; empty means the whole bucket.
+        type: str
+        default: ""
+      enabled:
+        description: Whether the rule is in force.
+        type: bool
+        default: true
+      expiration_days:
+        description: Delete current objects this many days after creation.
+        type: int
+      noncurrent_expiration_days:
+        description: Delete noncurrent versions this many days after they became noncurrent.
+        type: int
+  force:
+    description:
+      - With O(state=absent), delete every object and object version first; without it a non-empty bucket is an error.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: MLflow's artifact root, versioned, with scratch artifacts pruned
+  baremetal.mlops.minio_bucket:
+    endpoint: http://ml-artifacts-hl.ml-storage.svc:9000
+    access_key: "{{ minio_root_user }}"
+    secret_key: "{{ minio_root_password }}"
+    name: mlflow-artifacts
+    versioning: enabled
+    lifecycle_rules:
+      - id: scratch-30d
+        prefix: scratch/
+        expiration_days: 30
+      - id: old-versions-90d
+        noncurrent_expiration_days: 90
+
+- name: Released models, write once
+  baremetal.mlops.minio_bucket:
+    name: kserve-models
+    object_lock: true
+    object_lock_retention:
+      mode: GOVERNANCE
+      days: 365
+
+- name: Remove a team's scratch bucket and everything in it
+  baremetal.mlops.minio_bucket:
+    name: team-a-scratch
+    state: absent
+    force: true
+"""
+
+RETURN = r"""
+bucket:
+  description: The bucket's configuration after the task (as predicted in check mode); null when absent.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Bucket name.
+      type: str
+    versioning:
+      description: V(enabled), V(suspended) or V(disabled).
+      type: str
+    object_lock:
+      description: Whether the bucket has object lock.
+      type: bool
+    object_lock_retention:
+      description: Default retention (mode, days), or null.
+      type: dict
+    lifecycle_rules:
+      description: Lifecycle rules, sorted by id.
+      type: list
+      elements: dict
+  sample:
+    name: mlflow-artifacts
+    versioning: enabled
+    object_lock: false
+    object_lock_retention: null
+    lifecycle_rules:
+      - id: scratch-30d
+        prefix: scratch/
+        enabled: true
+        expiration_days: 30
+        noncurrent_expiration_days: null
+steps:
+  description: What the task changed (or would change in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [create, versioning, lifecycle]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.baremetal.mlops.plugins.module_utils.minio import (
+    apply_bucket,
+    connect,
+    desired_bucket_view,
+    minio_argument_spec,
+    plan_bucket,
+    read_bucket,
+    run_minio_module,
+)
+
+
+def argument_spec():
+    spec = minio_argument_spec()
+    spec.update(
+        name=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        versioning=dict(type="str", choices=["enabled", "suspended", "disabled"]),
+        object_lock=dict(type="bool"),
+        object_lock_retention=dict(
+            type="dict",
+            options=dict(
+                mode=dict(type="str", required=True, choices=["GOVERNANCE", "COMPLIANCE"]),
+                days=dict(type="int", required=True),
+            ),
+        ),
+        lifecycle_rules=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                id=dict(type="str", required=True),
+                prefix=dict(type="str", default=""),
+                enabled=dict(type="bool", default=True),
+                expiration_days=dict(type="int"),
+                noncurrent_expiration_days=dict(type="int"),
+            ),
+        ),
+        force=dict(type="bool", default=False),
+    )
+    return spec
+
+
+def ensure_bucket(module):
+    s3, _admin = connect(module.params)
+    desired = module.params
+    current = read_bucket(s3, desired["name"])
+    steps = plan_bucket(current, desired)
+    after = desired_bucket_view(current, desired)
+    if steps and not module.check_mode:
+        apply_bucket(s3, desired, steps)
+        after = read_bucket(s3, desired["name"])
+    result = dict(changed=bool(steps), steps=steps, bucket=after)
+    if module._diff:
+        result["diff"] = dict(before=current or {}, after=after or {})
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    run_minio_module(module, ensure_bucket, "bucket %s" % module.params["name"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Session fixtures for tests against the real lab data services.
+
+`data_services` starts MinIO, PostgreSQL and MLflow with lab/data/labdata.py
+(building MinIO and the MLflow environment the first time) and, at the end
+of the session, stops exactly the services it started: ones already running
+before the session are left running.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_labdata():
+    spec = importlib.util.spec_from_file_location("labdata", ROOT / "lab" / "data" / "labdata.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["labdata"] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def labdata():
+    return load_labdata()
+
+
+@pytest.fixture(scope="session")
+def data_services(labdata):
+    """The client environment of the running services (endpoints and lab credentials)."""
+    try:
+        started = labdata.up()
+    except labdata.LabError as exc:
+        pytest.fail(f"lab data services did not start: {exc}")
+    yield labdata.client_env()
+    labdata.down(started)
+
+
+@pytest.fixture
+def unique():
+    """A short random suffix, so names from earlier sessions never collide."""
+    return uuid.uuid4().hex[:8]
+
+
+class TaskRunner:
+    """Run one module of this collection through `ansible` on localhost and return its result."""
+
+    def __init__(self, env: dict):
+        self.env = dict(os.environ, **env)
+        self.env.update(
+            ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+            ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"),
+            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+            ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+            ANSIBLE_NOCOLOR="1",
+        )
+        self.ansible = str(Path(sys.executable).parent / "ansible")
+
+    def __call__(self, module: str, args: dict, check: bool = False, diff: bool = False, env: dict | None = None):
+        argv = [self.ansible, "localhost", "-c", "local", "-i", "localhost,"]
+        argv += ["-e", json.dumps({"ansible_python_interpreter": sys.executable})]
+        argv += ["-m", f"baremetal.mlops.{module}", "-a", json.dumps(args)]
+        if check:
+            argv.append("--check")
+        if diff:
+            argv.append("--diff")
+        run_env = dict(self.env, **(env or {}))
+        proc = subprocess.run(argv, env=run_env, cwd=ROOT, capture_output=True, text=True, check=False)
+        try:
+            report = json.loads(proc.stdout)
+            return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        except (ValueError, KeyError, IndexError):
+            raise AssertionError(  # noqa: B904 - the JSON error adds nothing to ansible's own output
+                f"ansible failed (rc={proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+            )
+
+
+@pytest.fixture(scope="session")
+def run_task(data_services):
+    return TaskRunner(data_services)

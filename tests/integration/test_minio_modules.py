@@ -1,0 +1,153 @@
+"""minio_bucket, minio_policy and minio_user against a real MinIO server."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import urlsplit
+
+import pytest
+from minio import Minio
+from minio.error import S3Error
+
+pytestmark = pytest.mark.integration
+
+
+def s3_client(env, access_key=None, secret_key=None):
+    return Minio(
+        urlsplit(env["MINIO_ENDPOINT"]).netloc,
+        access_key=access_key or env["MINIO_ACCESS_KEY"],
+        secret_key=secret_key or env["MINIO_SECRET_KEY"],
+        secure=False,
+    )
+
+
+def test_bucket_versioning_lifecycle_idempotent_and_check_mode(run_task, data_services, unique):
+    name = f"artifacts-{unique}"
+    args = dict(
+        name=name,
+        versioning="enabled",
+        lifecycle_rules=[
+            dict(id="scratch-30d", prefix="scratch/", expiration_days=30),
+            dict(id="old-versions", noncurrent_expiration_days=90),
+        ],
+    )
+
+    predicted = run_task("minio_bucket", args, check=True, diff=True)
+    assert predicted["changed"] is True
+    assert predicted["steps"] == ["create", "versioning", "lifecycle"]
+    assert predicted["diff"]["before"] == {}
+    s3 = s3_client(data_services)
+    assert not s3.bucket_exists(name), "check mode must not create the bucket"
+
+    created = run_task("minio_bucket", args, diff=True)
+    assert created["changed"] is True
+    assert created["bucket"] == predicted["bucket"]
+    assert s3.get_bucket_versioning(name).status == "Enabled"
+    rules = {r.rule_id: r for r in s3.get_bucket_lifecycle(name).rules}
+    assert rules["scratch-30d"].expiration.days == 30
+    assert rules["old-versions"].noncurrent_version_expiration.noncurrent_days == 90
+
+    again = run_task("minio_bucket", args)
+    assert again["changed"] is False
+    assert again["steps"] == []
+
+    # Dropping a rule is a change; check mode only predicts it.
+    fewer = dict(args, lifecycle_rules=args["lifecycle_rules"][:1])
+    predicted = run_task("minio_bucket", fewer, check=True, diff=True)
+    assert predicted["changed"] is True
+    assert predicted["steps"] == ["lifecycle"]
+    assert [r["id"] for r in predicted["diff"]["after"]["lifecycle_rules"]] == ["scratch-30d"]
+    assert len(s3.get_bucket_lifecycle(name).rules) == 2
+
+    suspended = run_task("minio_bucket", dict(name=name, versioning="suspended"))
+    assert suspended["changed"] is True
+    assert s3.get_bucket_versioning(name).status == "Suspended"
+
+    refused = run_task("minio_bucket", dict(name=name, versioning="disabled"))
+    assert refused.get("failed") is True
+    assert "cannot go back to disabled" in refused["msg"]
+
+    s3.put_object(name, "scratch/a.txt", io.BytesIO(b"a"), 1)
+    not_empty = run_task("minio_bucket", dict(name=name, state="absent"))
+    assert not_empty.get("failed") is True
+    assert "BucketNotEmpty" in not_empty["msg"]
+    removed = run_task("minio_bucket", dict(name=name, state="absent", force=True))
+    assert removed["changed"] is True
+    assert not s3.bucket_exists(name)
+    assert run_task("minio_bucket", dict(name=name, state="absent"))["changed"] is False
+
+
+def test_bucket_object_lock(run_task, data_services, unique):
+    name = f"models-{unique}"
+    args = dict(name=name, object_lock=True, object_lock_retention=dict(mode="GOVERNANCE", days=30))
+    created = run_task("minio_bucket", args)
+    assert created["changed"] is True, created.get("msg")
+    assert created["bucket"]["object_lock"] is True
+    assert created["bucket"]["versioning"] == "enabled"
+    assert created["bucket"]["object_lock_retention"] == {"mode": "GOVERNANCE", "days": 30}
+    assert run_task("minio_bucket", args)["changed"] is False
+
+    lock = s3_client(data_services).get_object_lock_config(name)
+    assert (lock.mode, lock.duration) == ("GOVERNANCE", 30)
+
+    refused = run_task("minio_bucket", dict(name=name, object_lock=False))
+    assert refused.get("failed") is True
+    assert "only be chosen when the bucket is created" in refused["msg"]
+
+
+def test_team_users_are_confined_to_their_buckets(run_task, data_services, unique):
+    teams = {f"team-a-{unique}": "secret-a-" + unique, f"team-b-{unique}": "secret-b-" + unique}
+    for team, secret in teams.items():
+        assert run_task("minio_bucket", dict(name=team))["changed"] is True
+        policy = dict(name=f"{team}-rw", buckets=[team], access="read-write")
+        predicted = run_task("minio_policy", policy, check=True, diff=True)
+        assert predicted["changed"] is True
+        assert predicted["diff"]["before"] == {}
+        assert run_task("minio_policy", policy)["changed"] is True
+        assert run_task("minio_policy", policy)["changed"] is False
+
+        user = dict(name=team, secret=secret, policies=[f"{team}-rw"])
+        predicted = run_task("minio_user", user, check=True, diff=True)
+        assert predicted["changed"] is True
+        assert predicted["steps"] == ["create", "policies"]
+        created = run_task("minio_user", user, diff=True)
+        assert created["changed"] is True
+        assert created["user"] == {"name": team, "status": "enabled", "policies": [f"{team}-rw"]}
+        assert secret not in str(created), "the secret must never be returned"
+        assert run_task("minio_user", user)["changed"] is False
+
+    team_a, team_b = list(teams)
+    as_a = s3_client(data_services, team_a, teams[team_a])
+    as_a.put_object(team_a, "model.pkl", io.BytesIO(b"weights"), 7)
+    assert as_a.get_object(team_a, "model.pkl").read() == b"weights"
+    with pytest.raises(S3Error) as denied:
+        as_a.put_object(team_b, "model.pkl", io.BytesIO(b"weights"), 7)
+    assert denied.value.code == "AccessDenied"
+    with pytest.raises(S3Error) as denied:
+        as_a.list_objects(team_b).__next__()
+    assert denied.value.code == "AccessDenied"
+
+    # A new secret is detected (the old one no longer signs) and set.
+    rotated = run_task("minio_user", dict(name=team_a, secret="rotated-" + unique))
+    assert rotated["changed"] is True
+    assert rotated["steps"] == ["secret"]
+    assert s3_client(data_services, team_a, "rotated-" + unique).get_object(team_a, "model.pkl").read() == b"weights"
+    kept = run_task("minio_user", dict(name=team_a, secret="another-" + unique, update_secret="on_create"))
+    assert kept["changed"] is False
+
+    # Read-only narrows the grant: writes are then denied.
+    assert run_task("minio_policy", dict(name=f"{team_a}-rw", buckets=[team_a], access="read-only"))["changed"]
+    with pytest.raises(S3Error) as denied:
+        s3_client(data_services, team_a, "rotated-" + unique).put_object(team_a, "x", io.BytesIO(b"x"), 1)
+    assert denied.value.code == "AccessDenied"
+
+    disabled = run_task("minio_user", dict(name=team_b, status="disabled"), diff=True)
+    assert disabled["changed"] is True
+    assert disabled["diff"]["after"]["status"] == "disabled"
+    assert run_task("minio_user", dict(name=team_b, status="disabled"))["changed"] is False
+
+    for team in teams:
+        assert run_task("minio_user", dict(name=team, state="absent"))["changed"] is True
+        assert run_task("minio_user", dict(name=team, state="absent"))["changed"] is False
+        assert run_task("minio_policy", dict(name=f"{team}-rw", state="absent"))["changed"] is True
+        assert run_task("minio_bucket", dict(name=team, state="absent", force=True))["changed"] is True

@@ -1,0 +1,207 @@
+"""Pure decisions of module_utils/minio.py: endpoints, lifecycle rules, policies, plans."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.baremetal.mlops.plugins.module_utils import minio as mu
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        ("http://127.0.0.1:9000", ("127.0.0.1:9000", False)),
+        ("https://minio.example:443", ("minio.example:443", True)),
+        ("minio.ml-storage.svc:9000", ("minio.ml-storage.svc:9000", False)),
+        ("http://minio:9000/", ("minio:9000", False)),
+    ],
+)
+def test_split_endpoint(endpoint, expected):
+    assert mu.split_endpoint(endpoint) == expected
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        ("ftp://minio:21", "endpoint must look like http(s)://host[:port], got 'ftp://minio:21'"),
+        ("http://minio:9000/bucket", "endpoint must not carry a path, got 'http://minio:9000/bucket'"),
+    ],
+)
+def test_split_endpoint_rejects(endpoint, message):
+    with pytest.raises(mu.MinioModuleError) as err:
+        mu.split_endpoint(endpoint)
+    assert str(err.value) == message
+
+
+def bucket_params(**kwargs):
+    params = dict(
+        name="b",
+        state="present",
+        region="us-east-1",
+        versioning=None,
+        object_lock=None,
+        object_lock_retention=None,
+        lifecycle_rules=None,
+        force=False,
+    )
+    params.update(kwargs)
+    return params
+
+
+def existing(**kwargs):
+    bucket = dict(name="b", versioning="disabled", object_lock=False, object_lock_retention=None, lifecycle_rules=[])
+    bucket.update(kwargs)
+    return bucket
+
+
+RULE = dict(id="scratch", prefix="scratch/", enabled=True, expiration_days=30, noncurrent_expiration_days=None)
+
+
+@pytest.mark.parametrize(
+    ("current", "params", "steps"),
+    [
+        (None, bucket_params(), ["create"]),
+        (None, bucket_params(versioning="enabled", lifecycle_rules=[RULE]), ["create", "versioning", "lifecycle"]),
+        (None, bucket_params(object_lock=True, versioning="enabled"), ["create"]),
+        (existing(), bucket_params(), []),
+        (existing(versioning="enabled"), bucket_params(versioning="enabled"), []),
+        (existing(versioning="enabled"), bucket_params(versioning="suspended"), ["versioning"]),
+        (existing(lifecycle_rules=[RULE]), bucket_params(lifecycle_rules=[dict(RULE)]), []),
+        (existing(lifecycle_rules=[RULE]), bucket_params(lifecycle_rules=[]), ["lifecycle"]),
+        (existing(lifecycle_rules=[RULE]), bucket_params(), []),
+        (
+            existing(object_lock=True, versioning="enabled"),
+            bucket_params(object_lock_retention=dict(mode="GOVERNANCE", days=7)),
+            ["retention"],
+        ),
+        (
+            existing(object_lock=True, versioning="enabled", object_lock_retention=dict(mode="GOVERNANCE", days=7)),
+            bucket_params(object_lock_retention=dict(mode="GOVERNANCE", days=7)),
+            [],
+        ),
+        (existing(), bucket_params(state="absent"), ["delete"]),
+        (None, bucket_params(state="absent"), []),
+    ],
+)
+def test_plan_bucket(current, params, steps):
+    assert mu.plan_bucket(current, params) == steps
+
+
+@pytest.mark.parametrize(
+    ("current", "params", "message"),
+    [
+        (
+            existing(),
+            bucket_params(object_lock=True),
+            "object lock of bucket 'b' can only be chosen when the bucket is created (it is off)",
+        ),
+        (
+            existing(versioning="enabled"),
+            bucket_params(versioning="disabled"),
+            "versioning of bucket 'b' cannot go back to disabled once on; use suspended",
+        ),
+        (
+            existing(object_lock=True, versioning="enabled"),
+            bucket_params(versioning="suspended"),
+            "bucket 'b' has object lock, which needs versioning enabled",
+        ),
+        (
+            existing(),
+            bucket_params(object_lock_retention=dict(mode="COMPLIANCE", days=1)),
+            "object_lock_retention needs object_lock on bucket 'b'",
+        ),
+        (
+            existing(),
+            bucket_params(lifecycle_rules=[dict(id="x", prefix="")]),
+            "lifecycle rule 'x' needs at least one of expiration_days, noncurrent_expiration_days",
+        ),
+        (
+            existing(),
+            bucket_params(lifecycle_rules=[RULE, RULE]),
+            "lifecycle rule id 'scratch' is used twice",
+        ),
+        (
+            existing(),
+            bucket_params(lifecycle_rules=[dict(RULE, expiration_days=0, noncurrent_expiration_days=-1)]),
+            "lifecycle rule 'scratch': noncurrent_expiration_days must be at least 1",
+        ),
+    ],
+)
+def test_plan_bucket_refuses(current, params, message):
+    with pytest.raises(mu.MinioModuleError) as err:
+        mu.plan_bucket(current, params)
+    assert str(err.value) == message
+
+
+def test_desired_view_matches_a_created_locked_bucket():
+    params = bucket_params(object_lock=True, object_lock_retention=dict(mode="COMPLIANCE", days=3))
+    assert mu.desired_bucket_view(None, params) == dict(
+        name="b",
+        versioning="enabled",
+        object_lock=True,
+        object_lock_retention=dict(mode="COMPLIANCE", days=3),
+        lifecycle_rules=[],
+    )
+    assert mu.desired_bucket_view(existing(), bucket_params(state="absent")) is None
+
+
+def test_lifecycle_rule_round_trip():
+    rule = dict(id="old", prefix="", enabled=False, expiration_days=None, noncurrent_expiration_days=90)
+    assert mu.lifecycle_rule_to_dict(mu.rule_to_minio(rule)) == rule
+
+
+def test_normalize_policy_ignores_order_and_shape():
+    one = {
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": ["arn:aws:s3:::a/*"]},
+            {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": "arn:aws:s3:::a"},
+        ]
+    }
+    two = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": ["arn:aws:s3:::a"]},
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::a/*"},
+        ],
+    }
+    assert mu.normalize_policy(one) == mu.normalize_policy(two)
+    assert mu.normalize_policy('{"Statement": {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}}') == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": ["s3:*"], "Resource": ["*"]}],
+    }
+
+
+def test_bucket_policy_scopes_to_the_buckets():
+    policy = mu.bucket_policy(["team-a"], "read-only")
+    resources = sorted(r for s in policy["Statement"] for r in s["Resource"])
+    assert resources == ["arn:aws:s3:::team-a", "arn:aws:s3:::team-a/*"]
+    actions = sorted(a for s in policy["Statement"] for a in s["Action"])
+    assert "s3:PutObject" not in actions
+    assert "s3:PutObject" in str(mu.bucket_policy(["team-a"], "read-write"))
+    with pytest.raises(mu.MinioModuleError, match="buckets must name at least one bucket"):
+        mu.bucket_policy([], "read-only")
+
+
+def user_params(**kwargs):
+    params = dict(name="u", secret="s3cretkey", state="present", status="enabled", policies=None)
+    params["update_secret"] = "always"
+    params.update(kwargs)
+    return params
+
+
+@pytest.mark.parametrize(
+    ("current", "params", "secret_ok", "steps"),
+    [
+        (None, user_params(), None, ["create"]),
+        (None, user_params(policies=["p"], status="disabled"), None, ["create", "policies", "status"]),
+        (dict(status="enabled", policies=["p"]), user_params(policies=["p"]), True, []),
+        (dict(status="enabled", policies=["p"]), user_params(), False, ["secret"]),
+        (dict(status="enabled", policies=["p"]), user_params(update_secret="on_create"), False, []),
+        (dict(status="enabled", policies=["p", "q"]), user_params(policies=["q"]), True, ["policies"]),
+        (dict(status="enabled", policies=[]), user_params(status="disabled"), None, ["status"]),
+        (dict(status="enabled", policies=[]), user_params(state="absent"), None, ["delete"]),
+        (None, user_params(state="absent"), None, []),
+    ],
+)
+def test_plan_user(current, params, secret_ok, steps):
+    assert mu.plan_user(current, params, secret_ok) == steps
