@@ -14,7 +14,7 @@ setup:  ## install the pinned Python tool chain into .venv and the Debian packag
 	@scripts/setup-venv.sh
 	@scripts/setup-system.sh
 
-lab: setup lab-up  ## bring the lab up, then run the main job (playbooks/site.yml) on the embedded lab inventory
+lab: setup lab-up data-up  ## bring the lab and its data services up, then run the main job (playbooks/site.yml) on the embedded lab inventory
 	python scripts/lab-secrets.py
 	K8S_AUTH_KUBECONFIG=$(CURDIR)/.lab/kubeconfig ansible-playbook playbooks/site.yml -i inventories/lab
 

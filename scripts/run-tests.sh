@@ -20,5 +20,7 @@ step "antsibull-changelog lint"
 antsibull-changelog lint
 step "ansible-test sanity"
 scripts/sanity.sh
-step "pytest: unit, end-to-end and Molecule"
+step "make e2e: the data path from training to a served prediction, then verify"
+make --no-print-directory e2e
+step "pytest: unit, end-to-end, lab, integration and Molecule"
 pytest "$@"
