@@ -11,7 +11,6 @@ fixture stops exactly the services it started.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -21,17 +20,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = ROOT / "inventories" / "lab"
-
-
-def load(name: str, path: Path):
-    """The lab tool at `path` as module `name`, shared with whoever loaded it first in this session."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_playbook(*args, verbose: bool = False) -> subprocess.CompletedProcess:
@@ -48,13 +36,8 @@ def run_playbook(*args, verbose: bool = False) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="session")
-def labdata():
-    return load("labdata", ROOT / "lab" / "data" / "labdata.py")
-
-
-@pytest.fixture(scope="session")
-def labserving(labdata):
-    return load("labserving", ROOT / "lab" / "serving" / "labserving.py")
+def labserving(labdata, lab_tool):
+    return lab_tool("labserving", "lab/serving/labserving.py")
 
 
 @pytest.fixture(scope="session")
@@ -63,13 +46,8 @@ def playbook():
 
 
 @pytest.fixture(scope="session")
-def data_services(labdata):
-    try:
-        started = labdata.up()
-    except labdata.LabError as exc:
-        pytest.fail(f"lab data services did not start: {exc}")
-    yield labdata
-    labdata.down(started)
+def data_services(running_data_services):
+    return running_data_services
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ before the session are left running.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,28 +20,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_labdata():
-    spec = importlib.util.spec_from_file_location("labdata", ROOT / "lab" / "data" / "labdata.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["labdata"] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
-def labdata():
-    return load_labdata()
-
-
-@pytest.fixture(scope="session")
-def data_services(labdata):
+def data_services(running_data_services):
     """The client environment of the running services (endpoints and lab credentials)."""
-    try:
-        started = labdata.up()
-    except labdata.LabError as exc:
-        pytest.fail(f"lab data services did not start: {exc}")
-    yield labdata.client_env()
-    labdata.down(started)
+    return running_data_services.client_env()
 
 
 @pytest.fixture
