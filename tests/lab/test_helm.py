@@ -10,8 +10,6 @@ a new resourceVersion or generation.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import yaml
 
@@ -19,11 +17,6 @@ pytestmark = pytest.mark.lab
 
 RELEASE, NAMESPACE, CHART, VERSION = "lab-velero", "t-helm-velero", "velero", "12.1.0"
 VALUES = ["--set", "backupsEnabled=false", "--set", "snapshotsEnabled=false"]
-
-
-def mirror_url(lab) -> str:
-    charts = yaml.safe_load((lab.root / "inventories/lab/group_vars/all/charts.yml").read_text())
-    return charts["lab_chart_mirror_url"]
 
 
 def release_objects(lab) -> dict[str, tuple[str, int | None]]:
@@ -45,11 +38,8 @@ def release_objects(lab) -> dict[str, tuple[str, int | None]]:
 
 
 @pytest.fixture
-def mirror_repo(lab):
-    mirror_dir = os.environ.get("LAB_CHART_MIRROR", str(lab.root.parent / "shared" / "mirror" / "charts"))
-    if not os.path.isdir(mirror_dir):
-        pytest.skip("no ../shared/mirror: the lab serves no chart mirror (docs/lab.md)")
-    lab.helm("repo", "add", "mirror", mirror_url(lab), "--force-update")
+def mirror_repo(lab, chart_repository):
+    lab.helm("repo", "add", "mirror", chart_repository(CHART), "--force-update")
     lab.helm("repo", "update", "mirror")
     yield "mirror"
     lab.helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait", check=False)

@@ -52,15 +52,6 @@ def lab(lab_support, tmp_path_factory):
         lab_support.labctl("down")
 
 
-def chart_mirror() -> str:
-    """The lab's chart repository URL; skip when the lab serves no mirror (docs/lab.md)."""
-    mirror_dir = os.environ.get("LAB_CHART_MIRROR", str(ROOT.parent / "shared" / "mirror" / "charts"))
-    if not os.path.isdir(mirror_dir):
-        pytest.skip("no ../shared/mirror: the lab serves no chart mirror (docs/lab.md)")
-    charts = yaml.safe_load((ROOT / "inventories/lab/group_vars/all/charts.yml").read_text())
-    return charts["lab_chart_mirror_url"]
-
-
 def chart_versions() -> dict:
     versions = yaml.safe_load((ROOT / "versions.yml").read_text())
     return versions["platform_releases"][versions["platform_release_default"]]["charts"]
@@ -84,8 +75,9 @@ CRDS = {
 }
 
 
-def render_crd(lab, name: str, repo: str) -> dict:
+def render_crd(lab, name: str, chart_repository) -> dict:
     chart, version_key, args = CRDS[name]
+    repo = chart_repository(chart)
     version = str(chart_versions()[version_key])
     rendered = lab.helm("template", "verify-crds", chart, "--repo", repo, "--version", version, *args).stdout
     for doc in yaml.safe_load_all(rendered):
@@ -100,15 +92,14 @@ def established(lab, name: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def verify_crds(lab):
+def verify_crds(lab, chart_repository):
     """The Workflow and InferenceService CRDs, Established; created here only when absent."""
-    repo = chart_mirror()
     created = []
     try:
         for name in CRDS:
             if lab.kubectl("get", "crd", name, "--ignore-not-found", "-o", "name").stdout.strip():
                 continue
-            crd = render_crd(lab, name, repo)
+            crd = render_crd(lab, name, chart_repository)
             # The InferenceService CRD is about 2 MB: too big for apply's
             # last-applied annotation, so create it.
             lab.kubectl("create", "-f", "-", stdin=yaml.safe_dump(crd))

@@ -147,7 +147,9 @@ def test_broken_nvidia_smi_output_fails(tmp_path):
 NVIDIA_SMI = shutil.which("nvidia-smi")
 
 
-@pytest.mark.skipif(NVIDIA_SMI is None, reason="no nvidia-smi on this machine (runs where an NVIDIA GPU is present)")
+@pytest.mark.skipif(  # hardware: the only kind of skip tests/conftest.py allows
+    NVIDIA_SMI is None, reason="missing hardware: no NVIDIA GPU (nvidia-smi) on this machine"
+)
 def test_real_gpus_match_nvidia_smi():
     names = subprocess.run(
         [NVIDIA_SMI, "--query-gpu=pci.bus_id,name", "--format=csv,noheader"],
