@@ -14,9 +14,12 @@ setup:  ## install the pinned Python tool chain into .venv and the Debian packag
 	@scripts/setup-venv.sh
 	@scripts/setup-system.sh
 
-lab: setup lab-up data-up  ## bring the lab and its data services up, then run the main job (playbooks/site.yml) on the embedded lab inventory
-	python scripts/lab-secrets.py
+lab: setup lab-secrets lab-up data-up  ## bring the lab and its data services up, then run the main job (playbooks/site.yml) on the embedded lab inventory
 	K8S_AUTH_KUBECONFIG=$(CURDIR)/.lab/kubeconfig ansible-playbook playbooks/site.yml -i inventories/lab
+
+.PHONY: lab-secrets
+lab-secrets: setup  ## generate the lab inventory's secrets once (inventories/lab/group_vars/all/secrets.yml, mode 0600)
+	$(LAB) secrets
 
 test: setup  ## run every gate and the whole test suite
 	scripts/run-tests.sh

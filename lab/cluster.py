@@ -15,45 +15,41 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import nodes as lab_nodes
-import processes as proc
-import toolchain
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from lab import nodes as lab_nodes
+from lab import processes as proc
+from lab import toolchain
+from lab.settings import Settings
+
 LAB_DIR = Path(__file__).resolve().parent
 STAGES = LAB_DIR / "kwok-stages.yaml"
 UPSTREAM_CHARTS = LAB_DIR / "upstream-charts.yml"
-
-ETCD_CLIENT_PORT = 2379
-ETCD_PEER_PORT = 2380
-CONTROLLER_MANAGER_PORT = 10257
-SCHEDULER_PORT = 10259
-KWOK_PORT = 10247
-MIRROR_ADDRESS = ("127.0.0.1", 8879)
-
-# Start order; lab-down stops in reverse.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "chart-mirror")
 
 
 class LabError(Exception):
     """The lab cannot be brought to the asked state; the message says why."""
 
 
-@dataclass
-class Settings:
-    root: Path
-    state: Path
-    pins: dict
-    api_address: str
-    api_port: int
-    pod_cidr: str
-    service_cidr: str
-    mirror_dir: Path
+class Cluster:
+    """Paths and pins of the lab cluster, from the lab's settings."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.root = settings.root
+        self.pins = settings.versions["lab_tools"]
+        self.api = settings.api
+        self.pod_cidr = str(settings.var("platform_pod_cidr"))
+        self.service_cidr = str(settings.var("platform_service_cidr"))
+        self.mirror_dir = settings.chart_mirror_dir
+        self.kubeconfig = settings.kubeconfig
+        self.manager = proc.Manager(settings.run_dir, settings.log_dir)
+
+    @property
+    def state(self) -> Path:
+        return self.settings.state / "cluster"
 
     @property
     def pki(self) -> Path:
@@ -64,70 +60,40 @@ class Settings:
         return self.state / "etc"
 
     @property
-    def run_dir(self) -> Path:
-        return self.state / "run"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.state / "logs"
-
-    @property
-    def kubeconfig(self) -> Path:
-        # beside the cluster's own state: .lab/ is shared with the other lab services
-        return self.state.parent / "kubeconfig"
-
-    @property
     def api_url(self) -> str:
-        return f"https://{self.api_address}:{self.api_port}"
+        return self.api.url(scheme="https")
 
     def binary(self, name: str) -> str:
         return str(toolchain.binary_paths(self.pins)[name])
 
 
-def load_settings(root: Path = ROOT) -> Settings:
-    versions = yaml.safe_load((root / "versions.yml").read_text())
-    group_vars = root / "inventories" / "lab" / "group_vars" / "all"
-    platform = yaml.safe_load((group_vars / "platform.yml").read_text())
-    endpoint = platform["platform_api_endpoint"]
-    return Settings(
-        root=root,
-        state=Path(os.environ.get("LAB_STATE_DIR", root / ".lab" / "cluster")),
-        pins=versions["lab_tools"],
-        api_address=endpoint["address"],
-        api_port=int(endpoint["port"]),
-        pod_cidr=platform["platform_pod_cidr"],
-        service_cidr=platform["platform_service_cidr"],
-        mirror_dir=Path(os.environ.get("LAB_CHART_MIRROR", root.parent / "shared" / "mirror" / "charts")),
-    )
-
-
 # --- certificates and kubeconfigs -------------------------------------------------------------
 
 
-def kubeadm_config(s: Settings) -> str:
+def kubeadm_config(s: Cluster) -> str:
     cluster = {
         "apiVersion": "kubeadm.k8s.io/v1beta4",
         "kind": "ClusterConfiguration",
         "clusterName": "lab",
         "kubernetesVersion": s.pins["kubernetes"],
         "certificatesDir": str(s.pki),
-        "controlPlaneEndpoint": f"{s.api_address}:{s.api_port}",
+        "controlPlaneEndpoint": s.api.address,
         "networking": {"podSubnet": s.pod_cidr, "serviceSubnet": s.service_cidr, "dnsDomain": "cluster.local"},
-        "apiServer": {"certSANs": [s.api_address, "127.0.0.1", "localhost"]},
-        "etcd": {"local": {"serverCertSANs": [s.api_address], "peerCertSANs": [s.api_address]}},
+        "apiServer": {"certSANs": [s.api.host, "127.0.0.1", "localhost"]},
+        "etcd": {"local": {"serverCertSANs": [s.api.host], "peerCertSANs": [s.api.host]}},
     }
     # No advertiseAddress: kubeadm refuses a loopback one and would pick the
     # host's address instead; the lab's address enters the certificates as SANs.
     init = {
         "apiVersion": "kubeadm.k8s.io/v1beta4",
         "kind": "InitConfiguration",
-        "localAPIEndpoint": {"bindPort": s.api_port},
+        "localAPIEndpoint": {"bindPort": s.api.port},
         "nodeRegistration": {"name": "lab-control-plane", "criSocket": "unix:///run/containerd/containerd.sock"},
     }
     return yaml.safe_dump_all([cluster, init], sort_keys=False)
 
 
-def ensure_credentials(s: Settings) -> bool:
+def ensure_credentials(s: Cluster) -> bool:
     """Write PKI and kubeconfigs with kubeadm's phases, once; True when written now."""
     if (s.pki / "ca.crt").is_file() and (s.conf / "admin.conf").is_file():
         return False
@@ -157,12 +123,26 @@ def ensure_credentials(s: Settings) -> bool:
 # --- the processes -----------------------------------------------------------------------------
 
 
-def managed(s: Settings) -> dict[str, proc.Managed]:
-    pki, conf, addr = s.pki, s.conf, s.api_address
-    etcd_url = f"https://{addr}:{ETCD_CLIENT_PORT}"
-    peer_url = f"https://{addr}:{ETCD_PEER_PORT}"
-    found = {
-        "etcd": proc.Managed(
+def specs(s: Cluster) -> list[proc.Spec]:
+    """The cluster's processes in start order (lab-down stops them in reverse)."""
+    pki, conf, addr = s.pki, s.conf, s.api.host
+    listen = s.settings.endpoint
+    etcd_client, etcd_peer = listen("etcd_client"), listen("etcd_peer")
+    cm, sched, kwok = listen("kube_controller_manager"), listen("kube_scheduler"), listen("kwok")
+    etcd_url, peer_url = etcd_client.url(scheme="https"), etcd_peer.url(scheme="https")
+
+    def etcd_tls():
+        return proc.tls_context(
+            pki / "etcd/ca.crt", pki / "etcd/healthcheck-client.crt", pki / "etcd/healthcheck-client.key"
+        )
+
+    def api_tls():
+        return proc.tls_context(
+            pki / "ca.crt", pki / "apiserver-kubelet-client.crt", pki / "apiserver-kubelet-client.key"
+        )
+
+    found = [
+        proc.Spec(
             "etcd",
             [
                 s.binary("etcd"),
@@ -173,6 +153,7 @@ def managed(s: Settings) -> dict[str, proc.Managed]:
                 f"--listen-peer-urls={peer_url}",
                 f"--initial-advertise-peer-urls={peer_url}",
                 f"--initial-cluster=lab-control-plane={peer_url}",
+                # etcd serves /metrics on the client URLs; no extra listener
                 f"--cert-file={pki / 'etcd/server.crt'}",
                 f"--key-file={pki / 'etcd/server.key'}",
                 f"--trusted-ca-file={pki / 'etcd/ca.crt'}",
@@ -185,16 +166,16 @@ def managed(s: Settings) -> dict[str, proc.Managed]:
                 # the lab is disposable: trade fsync durability for speed
                 "--unsafe-no-fsync=true",
             ],
-            [(addr, ETCD_CLIENT_PORT), (addr, ETCD_PEER_PORT)],
-            f"{etcd_url}/health",
+            [etcd_client, etcd_peer],
+            lambda: (pki / "etcd/ca.crt").is_file() and proc.http_ok(f"{etcd_url}/health", etcd_tls()),
         ),
-        "kube-apiserver": proc.Managed(
+        proc.Spec(
             "kube-apiserver",
             [
                 s.binary("kube-apiserver"),
                 f"--advertise-address={addr}",
                 f"--bind-address={addr}",
-                f"--secure-port={s.api_port}",
+                f"--secure-port={s.api.port}",
                 "--allow-privileged=true",
                 "--authorization-mode=Node,RBAC",
                 "--enable-admission-plugins=NodeRestriction",
@@ -224,18 +205,18 @@ def managed(s: Settings) -> dict[str, proc.Managed]:
                 # the lab routes to the `kubernetes` Service anyway
                 "--endpoint-reconciler-type=none",
             ],
-            [(addr, s.api_port)],
-            f"{s.api_url}/readyz",
+            [s.api],
+            lambda: (pki / "ca.crt").is_file() and proc.http_ok(f"{s.api_url}/readyz", api_tls()),
         ),
-        "kube-controller-manager": proc.Managed(
+        proc.Spec(
             "kube-controller-manager",
             [
                 s.binary("kube-controller-manager"),
                 f"--kubeconfig={conf / 'controller-manager.conf'}",
                 f"--authentication-kubeconfig={conf / 'controller-manager.conf'}",
                 f"--authorization-kubeconfig={conf / 'controller-manager.conf'}",
-                f"--bind-address={addr}",
-                f"--secure-port={CONTROLLER_MANAGER_PORT}",
+                f"--bind-address={cm.host}",
+                f"--secure-port={cm.port}",
                 f"--client-ca-file={pki / 'ca.crt'}",
                 f"--requestheader-client-ca-file={pki / 'front-proxy-ca.crt'}",
                 f"--cluster-signing-cert-file={pki / 'ca.crt'}",
@@ -250,24 +231,24 @@ def managed(s: Settings) -> dict[str, proc.Managed]:
                 "--cluster-name=lab",
                 "--leader-elect=false",
             ],
-            [(addr, CONTROLLER_MANAGER_PORT)],
-            f"https://{addr}:{CONTROLLER_MANAGER_PORT}/healthz",
+            [cm],
+            lambda: proc.http_ok(cm.url("/healthz", scheme="https"), proc.tls_context()),
         ),
-        "kube-scheduler": proc.Managed(
+        proc.Spec(
             "kube-scheduler",
             [
                 s.binary("kube-scheduler"),
                 f"--kubeconfig={conf / 'scheduler.conf'}",
                 f"--authentication-kubeconfig={conf / 'scheduler.conf'}",
                 f"--authorization-kubeconfig={conf / 'scheduler.conf'}",
-                f"--bind-address={addr}",
-                f"--secure-port={SCHEDULER_PORT}",
+                f"--bind-address={sched.host}",
+                f"--secure-port={sched.port}",
                 "--leader-elect=false",
             ],
-            [(addr, SCHEDULER_PORT)],
-            f"https://{addr}:{SCHEDULER_PORT}/healthz",
+            [sched],
+            lambda: proc.http_ok(sched.url("/healthz", scheme="https"), proc.tls_context()),
         ),
-        "kwok": proc.Managed(
+        proc.Spec(
             "kwok",
             [
                 s.binary("kwok"),
@@ -277,53 +258,46 @@ def managed(s: Settings) -> dict[str, proc.Managed]:
                 f"--manage-nodes-with-annotation-selector={lab_nodes.KWOK_ANNOTATION}=fake",
                 f"--cidr={s.pod_cidr}",
                 "--node-lease-duration-seconds=40",
-                f"--server-address={addr}:{KWOK_PORT}",
+                f"--server-address={kwok.address}",
             ],
-            [(addr, KWOK_PORT)],
-            f"http://{addr}:{KWOK_PORT}/healthz",
+            [kwok],
+            lambda: proc.http_ok(kwok.url("/healthz")),
         ),
-    }
+    ]
     if s.mirror_dir.is_dir():
-        host, port = MIRROR_ADDRESS
-        found["chart-mirror"] = proc.Managed(
-            "chart-mirror",
-            [sys.executable, "-m", "http.server", "--bind", host, "--directory", str(s.mirror_dir), str(port)],
-            [MIRROR_ADDRESS],
-            f"http://{host}:{port}/index.yaml",
+        mirror = listen("chart_mirror")
+        found.append(
+            proc.Spec(
+                "chart-mirror",
+                [
+                    sys.executable,
+                    "-m",
+                    "http.server",
+                    "--bind",
+                    mirror.host,
+                    "--directory",
+                    str(s.mirror_dir),
+                    str(mirror.port),
+                ],
+                [mirror],
+                lambda: proc.http_ok(mirror.url("/index.yaml")),
+            )
         )
     return found
 
 
-def health_context(s: Settings, name: str):
-    if name == "etcd":
-        return proc.tls_context(
-            s.pki / "etcd/ca.crt", s.pki / "etcd/healthcheck-client.crt", s.pki / "etcd/healthcheck-client.key"
-        )
-    if name == "kube-apiserver":
-        return proc.tls_context(
-            s.pki / "ca.crt", s.pki / "apiserver-kubelet-client.crt", s.pki / "apiserver-kubelet-client.key"
-        )
-    if name in ("kube-controller-manager", "kube-scheduler"):
-        return proc.tls_context()
-    return None
-
-
-def component_state(s: Settings, m: proc.Managed) -> str:
-    """running | unhealthy | crashed | stopped."""
-    record = proc.read_pid(s.run_dir, m.name)
-    if record is None:
-        if m.name == "chart-mirror" and proc.http_ok(m.health_url):
-            return "external"
-        return "stopped"
-    if not proc.is_ours(record):
-        return "crashed"
-    return "running" if proc.http_ok(m.health_url, health_context(s, m.name)) else "unhealthy"
+def component_state(s: Cluster, spec: proc.Spec) -> str:
+    """running | unhealthy | crashed | stopped | external (a mirror someone else serves)."""
+    state = s.manager.state(spec)
+    if state == "stopped" and spec.name == "chart-mirror" and spec.healthy():
+        return "external"
+    return state
 
 
 # --- kubectl helpers ---------------------------------------------------------------------------
 
 
-def kubectl(s: Settings, *args: str, stdin: str | None = None, kubeconfig: Path | None = None) -> str:
+def kubectl(s: Cluster, *args: str, stdin: str | None = None, kubeconfig: Path | None = None) -> str:
     cmd = [s.binary("kubectl"), f"--kubeconfig={kubeconfig or s.kubeconfig}", *args]
     result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -347,7 +321,7 @@ subjects:
 """
 
 
-def ensure_admin_binding(s: Settings) -> None:
+def ensure_admin_binding(s: Cluster) -> None:
     """kubeadm's admin.conf user is in kubeadm:cluster-admins, bound here as kubeadm init does."""
     super_admin = s.conf / "super-admin.conf"
     try:
@@ -356,10 +330,9 @@ def ensure_admin_binding(s: Settings) -> None:
         kubectl(s, "create", "-f", "-", stdin=CLUSTER_ADMINS, kubeconfig=super_admin)
 
 
-def sync_nodes(s: Settings) -> list[str]:
+def sync_nodes(s: Cluster) -> list[str]:
     """Make the simulated nodes match the inventory; returns what changed."""
-    inv = lab_nodes.read_inventory(str(s.root / "inventories" / "lab"), _tool("ansible-inventory"))
-    wanted = {n["metadata"]["name"]: n for n in lab_nodes.nodes_from_inventory(inv, s.pins["kubernetes"])}
+    wanted = {n["metadata"]["name"]: n for n in lab_nodes.nodes_from_inventory(s.settings)}
     current = json.loads(kubectl(s, "get", "nodes", "-l", f"{lab_nodes.LAB_LABEL}=true", "-o", "json"))["items"]
     have = {n["metadata"]["name"]: n for n in current}
     changes = []
@@ -393,12 +366,7 @@ def _lab_owned(label: str) -> bool:
     return label.startswith(("nvidia.com/", "lab.baremetal.mlops/"))
 
 
-def _tool(name: str) -> str:
-    local = Path(sys.executable).parent / name
-    return str(local) if local.exists() else name
-
-
-def nodes_ready(s: Settings) -> bool:
+def nodes_ready(s: Cluster) -> bool:
     """Every node Ready and rid of the not-ready taint the node controller puts on new nodes."""
     items = json.loads(kubectl(s, "get", "nodes", "-o", "json"))["items"]
     return bool(items) and all(
@@ -408,58 +376,42 @@ def nodes_ready(s: Settings) -> bool:
     )
 
 
-# --- up / down / status ------------------------------------------------------------------------
+# --- build / up / down / status ----------------------------------------------------------------
 
 
-def up(s: Settings, log=print) -> list[str]:
+def build(s: Cluster) -> dict[str, float]:
+    spent = toolchain.build(s.pins)
+    link_binaries(s)
+    return spent
+
+
+def up(s: Cluster, log=print) -> list[str]:
     """Bring the lab up; returns the list of changes (empty when it was already up)."""
-    built = toolchain.build(s.pins)
-    changes = [f"built {name}" for name in built]
+    changes = [f"built {name}" for name in toolchain.build(s.pins)]
     if ensure_credentials(s):
         changes.append("wrote certificates and kubeconfigs (kubeadm init phase certs/kubeconfig)")
-    for m in managed(s).values():
-        state = component_state(s, m)
-        if state == "running":
-            continue
-        if state == "external":
-            # a chart repository someone else serves on the mirror's address: use it, never stop it
-            log(f"lab: {m.name}: a chart repository already answers on {m.health_url}; using it")
-            continue
-        if state in ("crashed", "unhealthy"):
-            log(f"lab: {m.name} is {state}; restarting it")
-            proc.stop(m.name, s.run_dir)
-        busy = [f"{h}:{p}" for h, p in m.listens if not proc.port_bindable(h, p)]
-        if busy:
-            raise LabError(f"cannot start {m.name}: {', '.join(busy)} already in use by another process")
-        pid = proc.start(m, s.run_dir, s.log_dir)
-        log(f"lab: started {m.name} (pid {pid}, log {s.log_dir / (m.name + '.log')})")
-        ctx = health_context(s, m.name)
-        record = proc.read_pid(s.run_dir, m.name)
-        try:
-            proc.wait_for(
-                lambda m=m, ctx=ctx: proc.http_ok(m.health_url, ctx),
-                m.name,
-                120,
-                on_fail=lambda r=record: not proc.is_ours(r),
-            )
-        except TimeoutError as exc:
-            raise LabError(f"{exc}; see {s.log_dir / (m.name + '.log')}") from exc
-        if not proc.is_ours(record):
-            raise LabError(f"{m.name} exited during start-up; see {s.log_dir / (m.name + '.log')}")
-        changes.append(f"started {m.name}")
-        if m.name == "kube-apiserver":
-            write_kubeconfig(s)
-            ensure_admin_binding(s)
-    write_kubeconfig(s)
-    changes += sync_nodes(s)
-    proc.wait_for(lambda: nodes_ready(s), "the simulated nodes", 120)
+    try:
+        for spec in specs(s):
+            state = component_state(s, spec)
+            if state == "external":
+                # a chart repository someone else serves on the mirror's address: use it, never stop it
+                log(f"lab: {spec.name}: a chart repository already answers on {spec.listens[0].url()}; using it")
+                continue
+            if s.manager.ensure(spec, log):
+                changes.append(f"started {spec.name}")
+                if spec.name == "kube-apiserver":
+                    write_kubeconfig(s)
+                    ensure_admin_binding(s)
+        write_kubeconfig(s)
+        changes += sync_nodes(s)
+        proc.wait_for(lambda: nodes_ready(s), "the simulated nodes", 120)
+    except proc.ProcessError as exc:
+        raise LabError(str(exc)) from exc
     failed = [
-        f"{m.name} ({state})"
-        for m in managed(s).values()
-        if (state := component_state(s, m)) not in ("running", "external")
+        f"{spec.name} ({st})" for spec in specs(s) if (st := component_state(s, spec)) not in ("running", "external")
     ]
     if failed:
-        raise LabError(f"not healthy after start-up: {', '.join(failed)}; see {s.log_dir}")
+        raise LabError(f"not healthy after start-up: {', '.join(failed)}; see {s.settings.log_dir}")
     if not s.mirror_dir.is_dir():
         fallback = UPSTREAM_CHARTS.relative_to(s.root)
         log(f"lab: no chart mirror at {s.mirror_dir}; use upstream repositories (-e @{fallback})")
@@ -467,9 +419,9 @@ def up(s: Settings, log=print) -> list[str]:
     return changes
 
 
-def link_binaries(s: Settings) -> Path:
+def link_binaries(s: Cluster) -> Path:
     """.lab/bin: links to the pinned binaries, a stable PATH entry for make, Molecule and shells."""
-    bin_dir = s.state.parent / "bin"
+    bin_dir = s.settings.state / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name, target in toolchain.binary_paths(s.pins).items():
         link = bin_dir / name
@@ -479,52 +431,42 @@ def link_binaries(s: Settings) -> Path:
     return bin_dir
 
 
-def write_kubeconfig(s: Settings) -> None:
-    """.lab/kubeconfig: kubeadm's admin.conf for this lab's certificates."""
-    admin = (s.conf / "admin.conf").read_bytes()
-    if not s.kubeconfig.is_file() or s.kubeconfig.read_bytes() != admin:
-        s.kubeconfig.write_bytes(admin)
-        os.chmod(s.kubeconfig, 0o600)
+def write_kubeconfig(s: Cluster) -> None:
+    """.lab/kubeconfig: kubeadm's admin.conf for this lab's certificates (mode 0600 from creation)."""
+    admin = (s.conf / "admin.conf").read_text()
+    if not s.kubeconfig.is_file() or s.kubeconfig.read_text() != admin:
+        proc.write_private(s.kubeconfig, admin)
 
 
-def write_env(s: Settings) -> None:
-    """.lab/cluster/env: a shell snippet with KUBECONFIG and the pinned kubectl/helm first in PATH."""
+def env_text(s: Cluster) -> str:
+    """Shell exports: KUBECONFIG and the pinned kubectl/helm first in PATH."""
+    return f"export KUBECONFIG={s.kubeconfig}\nexport PATH={link_binaries(s)}:$PATH\n"
+
+
+def write_env(s: Cluster) -> None:
     s.state.mkdir(parents=True, exist_ok=True)
-    text = f"export KUBECONFIG={s.kubeconfig}\nexport PATH={link_binaries(s)}:$PATH\n"
-    (s.state / "env").write_text(text)
+    (s.state / "env").write_text(env_text(s))
 
 
-def down(s: Settings, log=print) -> list[str]:
-    changes, stopped = [], set()
-    pid_files = s.run_dir.glob("*.pid") if s.run_dir.exists() else []
-    leftovers = sorted(p.stem for p in pid_files if p.stem not in COMPONENTS)
-    for name in [*reversed(COMPONENTS), *leftovers]:
-        result = proc.stop(name, s.run_dir)
-        if result != "not running":
-            log(f"lab: {name} {result}")
-            changes.append(f"{name} {result}")
-            stopped.add(name)
-    # Only the addresses of what the lab ran: a mirror someone else serves stays.
-    listens = [addr for m in managed(s).values() if m.name in stopped or m.name != "chart-mirror" for addr in m.listens]
-    busy = [f"{h}:{p}" for h, p in listens if proc.port_open(h, p)]
-    if busy:
-        raise LabError(f"lab-down finished but something still listens on {', '.join(busy)}")
-    return changes
+def down(s: Cluster, log=print) -> list[str]:
+    """Stop every cluster process the lab started (a mirror someone else serves stays)."""
+    try:
+        return s.manager.down(specs(s), log)
+    except proc.ProcessError as exc:
+        raise LabError(f"lab-down: {exc}") from exc
 
 
-def status(s: Settings) -> tuple[bool, list[str]]:
+def status(s: Cluster) -> tuple[bool, list[str]]:
     """(healthy, report lines). Healthy means every component runs and answers."""
     lines, healthy = [], True
-    for m in managed(s).values():
-        state = component_state(s, m)
-        record = proc.read_pid(s.run_dir, m.name) or {}
-        detail = f"pid {record['pid']}" if state == "running" else ""
-        if state == "crashed":
-            detail = f"pid {record.get('pid')} is gone; see {s.log_dir / (m.name + '.log')}"
+    for spec in specs(s):
+        state = component_state(s, spec)
         if state == "external":
-            detail = "served by a process the lab did not start"
-        lines.append(f"{m.name:<24} {state:<10} {detail}")
-        healthy &= state in ("running", "external")
+            lines.append(f"{spec.name:<24} {state:<10} served by a process the lab did not start")
+            continue
+        ok, line = s.manager.status_lines([spec])
+        lines += line
+        healthy &= ok
     if not s.mirror_dir.is_dir():
         lines.append(f"{'chart-mirror':<24} {'absent':<10} no {s.mirror_dir}; charts come from upstream repositories")
     if healthy:
@@ -543,14 +485,10 @@ def status(s: Settings) -> tuple[bool, list[str]]:
     return healthy, lines
 
 
-def reset(s: Settings) -> None:
+def reset(s: Cluster) -> None:
     """Stop the cluster and remove its state (.lab/cluster: certificates, etcd data; .lab/kubeconfig).
 
     Other services' state under .lab/ (data, serving) is left alone."""
     down(s)
     shutil.rmtree(s.state, ignore_errors=True)
     s.kubeconfig.unlink(missing_ok=True)
-
-
-def wait_seconds(start: float) -> float:
-    return round(time.monotonic() - start, 1)

@@ -10,52 +10,40 @@ where GPU pods go.
 
 from __future__ import annotations
 
-import json
-import subprocess
+import importlib.util
+import re
+import sys
 import uuid
-from dataclasses import dataclass
+
+from lab.settings import ROOT, Settings
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 LAB_LABEL = "lab.baremetal.mlops/simulated"
+CATALOGUE_MODULE = "ansible_collections.baremetal.mlops.plugins.plugin_utils.gpu_catalog"
+CATALOGUE_PATH = ROOT / "collections" / "ansible_collections" / "baremetal" / "mlops" / "plugins" / "plugin_utils"
 
 
-@dataclass(frozen=True)
-class GpuProduct:
-    family: str
-    memory_mib: int
-    compute: tuple[int, int]
-    per_node: int
-    # MIG profile -> (instances per GPU, memory MiB per instance); empty: not MIG-capable
-    mig_profiles: dict
+def _load_catalogue():
+    """The collection's GPU catalogue (plugins/plugin_utils/gpu_catalog.py), through the collections/ path.
+
+    Imported by its collection name when collections/ is on sys.path (tests,
+    Ansible), else loaded from that path under the same name, so the lab and
+    preflight always read one catalogue.
+    """
+    if CATALOGUE_MODULE in sys.modules:
+        return sys.modules[CATALOGUE_MODULE]
+    try:
+        return importlib.import_module(CATALOGUE_MODULE)
+    except ImportError:
+        spec = importlib.util.spec_from_file_location(CATALOGUE_MODULE, CATALOGUE_PATH / "gpu_catalog.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
 
 
-# What feature discovery reports for the products the platform supports.
-GPU_PRODUCTS = {
-    "NVIDIA-A100-SXM4-80GB": GpuProduct(
-        "ampere",
-        81920,
-        (8, 0),
-        8,
-        {
-            "1g.10gb": (7, 9728),
-            "2g.20gb": (3, 19968),
-            "3g.40gb": (2, 40192),
-            "4g.40gb": (1, 40192),
-            "7g.80gb": (1, 80384),
-        },
-    ),
-    "NVIDIA-H100-80GB-HBM3": GpuProduct(
-        "hopper",
-        81559,
-        (9, 0),
-        8,
-        {"1g.10gb": (7, 9856), "2g.20gb": (3, 20096), "3g.40gb": (2, 40320), "7g.80gb": (1, 80896)},
-    ),
-    "NVIDIA-L4": GpuProduct("ada-lovelace", 23034, (8, 9), 4, {}),
-}
+gpu_catalog = _load_catalogue()
 
-# Named layouts beyond `all-<profile>`: profile -> instances per GPU.
-MIG_LAYOUTS = {"all-balanced": {"1g.10gb": 2, "2g.20gb": 1, "3g.40gb": 1}}
+_PROFILE = re.compile(r"^(?P<slices>\d)g\.(?P<memory>\d+)gb$")
 
 NODE_CPU = {"control_plane": "8", "workers": "32", "gpu_nodes": "128"}
 NODE_MEMORY = {"control_plane": "32Gi", "workers": "128Gi", "gpu_nodes": "1Ti"}
@@ -65,59 +53,74 @@ class InventoryError(Exception):
     """The lab inventory describes a node the lab cannot simulate."""
 
 
-def read_inventory(inventory: str, ansible_inventory: str = "ansible-inventory") -> dict:
-    out = subprocess.run(
-        [ansible_inventory, "-i", inventory, "--list"], capture_output=True, text=True, check=True
-    ).stdout
-    return json.loads(out)
+def profile_memory_mib(profile: str) -> int:
+    return int(_PROFILE.match(profile).group("memory")) * 1024
 
 
-def group_hosts(inv: dict, group: str) -> set[str]:
-    """Hosts of a group including those of its child groups."""
-    entry = inv.get(group) or {}
-    hosts = set(entry.get("hosts") or [])
-    for child in entry.get("children") or []:
-        hosts |= group_hosts(inv, child)
-    return hosts
+def instances_per_gpu(product: str, profile: str) -> int:
+    """How many instances of a MIG profile fit on one GPU: compute slices and memory eighths both bound it."""
+    memory_gib, slices, _ = gpu_catalog.PRODUCTS[product]
+    match = _PROFILE.match(profile)
+    memory_eighths = max(1, round(int(match.group("memory")) / (memory_gib / 8)))
+    return min(slices // int(match.group("slices")), 8 // memory_eighths)
 
 
-def mig_resources(product_name: str, product: GpuProduct, layout: str) -> dict[str, int]:
-    """MIG devices per node for a layout such as `all-1g.10gb`; {} for `none`/`all-disabled`."""
-    if layout in ("", "none", "all-disabled"):
+def balanced_layout(product: str) -> dict[str, int]:
+    """The GPU Operator's `all-balanced`: two of the smallest 1g profile, one 2g, one 3g (those that exist)."""
+    by_slices: dict[int, list[str]] = {}
+    for profile in gpu_catalog.mig_profiles(product):
+        by_slices.setdefault(gpu_catalog.profile_slices(profile), []).append(profile)
+    layout = {}
+    for slices, count in ((1, 2), (2, 1), (3, 1)):
+        if by_slices.get(slices):
+            layout[min(by_slices[slices], key=profile_memory_mib)] = count
+    return layout
+
+
+def mig_per_gpu(product: str, layout: str, site_layouts: dict | None = None) -> dict[str, int]:
+    """MIG devices on one GPU for a layout (`none`, `all-<profile>`, `all-balanced` or a site layout)."""
+    if layout in gpu_catalog.MIG_DISABLED or layout in ("", "all-enabled"):
         return {}
-    if not product.mig_profiles:
-        raise InventoryError(f"{product_name} is not MIG-capable but its class asks for MIG layout {layout!r}")
-    if layout in MIG_LAYOUTS:
-        per_gpu = MIG_LAYOUTS[layout]
-    elif layout.startswith("all-") and layout[4:] in product.mig_profiles:
-        per_gpu = {layout[4:]: product.mig_profiles[layout[4:]][0]}
-    else:
-        raise InventoryError(f"MIG layout {layout!r} is not valid for {product_name}")
-    return {profile: count * product.per_node for profile, count in per_gpu.items()}
+    if not gpu_catalog.mig_capable(product):
+        raise InventoryError(f"{product} is not MIG-capable but its class asks for MIG layout {layout!r}")
+    profiles = gpu_catalog.mig_profiles(product)
+    if layout == "all-balanced":
+        return balanced_layout(product)
+    if layout.startswith("all-") and layout[4:] in profiles:
+        return {layout[4:]: instances_per_gpu(product, layout[4:])}
+    custom = (site_layouts or {}).get(layout)
+    if isinstance(custom, dict) and set(custom) <= set(profiles):
+        return {profile: int(count) for profile, count in custom.items()}
+    raise InventoryError(f"MIG layout {layout!r} is not valid for {product}")
 
 
-def gpu_labels_and_resources(gpu_class: dict) -> tuple[dict[str, str], dict[str, str]]:
+def mig_resources(product: str, layout: str, gpus: int, site_layouts: dict | None = None) -> dict[str, int]:
+    """MIG devices per node: the layout on each of the node's GPUs."""
+    return {p: n * gpus for p, n in mig_per_gpu(product, layout, site_layouts).items()}
+
+
+def gpu_labels_and_resources(
+    gpu_class: dict, gpus: int, site_layouts: dict | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """What feature discovery and the device plugin would publish for a node of this class."""
     name = gpu_class["product"]
-    product = GPU_PRODUCTS.get(name)
-    if product is None:
-        raise InventoryError(f"the lab has no model of GPU product {name!r} (known: {', '.join(GPU_PRODUCTS)})")
+    if not gpu_catalog.known(name):
+        raise InventoryError(f"the GPU catalogue has no product {name!r} (plugins/plugin_utils/gpu_catalog.py)")
     layout = str(gpu_class.get("mig_config") or "none")
     replicas = int(gpu_class.get("time_slicing_replicas") or 0)
-    migs = mig_resources(name, product, layout)
+    capable = gpu_catalog.mig_capable(name)
+    migs = mig_resources(name, layout, gpus, site_layouts)
     labels = {
         "nvidia.com/gpu.present": "true",
         "nvidia.com/gpu.deploy.device-plugin": "true",
         "nvidia.com/gpu.product": name,
-        "nvidia.com/gpu.count": str(product.per_node),
-        "nvidia.com/gpu.memory": str(product.memory_mib),
-        "nvidia.com/gpu.family": product.family,
-        "nvidia.com/gpu.compute.major": str(product.compute[0]),
-        "nvidia.com/gpu.compute.minor": str(product.compute[1]),
+        "nvidia.com/gpu.count": str(gpus),
+        "nvidia.com/gpu.memory": str(gpu_catalog.PRODUCTS[name][0] * 1024),
         "nvidia.com/gpu.machine": "lab-simulated",
-        "nvidia.com/mig.capable": str(bool(product.mig_profiles)).lower(),
-        "nvidia.com/mig.config": layout if product.mig_profiles else "all-disabled",
+        "nvidia.com/mig.capable": str(capable).lower(),
+        "nvidia.com/mig.config": layout if capable else "all-disabled",
     }
-    resources = {"nvidia.com/gpu": str(product.per_node)}
+    resources = {"nvidia.com/gpu": str(gpus)}
     if migs:
         # The device plugin's "mixed" strategy: each MIG profile is its own resource.
         labels["nvidia.com/mig.strategy"] = "mixed"
@@ -125,13 +128,13 @@ def gpu_labels_and_resources(gpu_class: dict) -> tuple[dict[str, str], dict[str,
         for profile, count in migs.items():
             resources[f"nvidia.com/mig-{profile}"] = str(count)
             labels[f"nvidia.com/mig-{profile}.count"] = str(count)
-            labels[f"nvidia.com/mig-{profile}.memory"] = str(product.mig_profiles[profile][1])
+            labels[f"nvidia.com/mig-{profile}.memory"] = str(profile_memory_mib(profile))
             labels[f"nvidia.com/mig-{profile}.product"] = f"{name}-MIG-{profile}"
-    elif product.mig_profiles:
+    elif capable:
         labels["nvidia.com/mig.strategy"] = "none"
     if replicas > 1:
         # Time-slicing advertises each physical GPU `replicas` times.
-        resources["nvidia.com/gpu"] = str(product.per_node * replicas)
+        resources["nvidia.com/gpu"] = str(gpus * replicas)
         labels["nvidia.com/gpu.replicas"] = str(replicas)
         labels["nvidia.com/gpu.sharing-strategy"] = "time-slicing"
     else:
@@ -184,22 +187,26 @@ def node_object(name: str, address: str, role: str, labels: dict, resources: dic
     }
 
 
-def nodes_from_inventory(inv: dict, kube_version: str) -> list[dict]:
-    hostvars = inv.get("_meta", {}).get("hostvars", {})
+def nodes_from_inventory(settings: Settings) -> list[dict]:
+    """One kwok Node per host of the lab inventory's cluster groups."""
+    inv = settings.inventory
+    kube_version = settings.versions["lab_tools"]["kubernetes"]
     roles = {}
     for role in ("workers", "gpu_nodes", "control_plane"):  # later roles win for a host in several groups
-        for host in group_hosts(inv, role):
+        for host in inv.group_hosts(role):
             roles[host] = role
     nodes = []
     for host in sorted(roles):
-        hv = hostvars.get(host, {})
+        hv = settings.host_vars(host)
         labels, resources = {}, {}
         if roles[host] == "gpu_nodes":
-            cls_name = hv.get("gpu_node_class")
-            classes = hv.get("gpu_node_classes") or {}
+            cls_name = hv.get("gpu_node_class") if "gpu_node_class" in hv.raw else None
+            classes = hv.get("gpu_node_classes") if "gpu_node_classes" in hv.raw else {}
             if cls_name not in classes:
                 raise InventoryError(f"{host}: gpu_node_class {cls_name!r} is not in gpu_node_classes")
-            labels, resources = gpu_labels_and_resources(classes[cls_name])
+            site_layouts = hv.get("gpu_mig_configs") if "gpu_mig_configs" in hv.raw else {}
+            labels, resources = gpu_labels_and_resources(classes[cls_name], int(hv.get("lab_gpu_count")), site_layouts)
             labels["lab.baremetal.mlops/gpu-node-class"] = cls_name
-        nodes.append(node_object(host, hv.get("ansible_host", host), roles[host], labels, resources, kube_version))
+        address = hv.get("ansible_host") if "ansible_host" in hv.raw else host
+        nodes.append(node_object(host, address, roles[host], labels, resources, kube_version))
     return nodes

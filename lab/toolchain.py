@@ -16,11 +16,21 @@ Components and how they are built:
   replaces too; a second wrapper module (kept apart so the kube and etcd
   dependency graphs are not forced to one version) builds it as `etcd`.
 - kwok, helm: plain `go install MODULE/cmd/X@VERSION`.
+- minio (the data services): plain `go install github.com/minio/minio@<pseudo-version>`,
+  into `minio/<version>/bin/`.
+
+Every Go build holds one lock, `<cache>/.build.lock` (fcntl.flock), so two
+builds (two make targets, a pytest session and a Molecule dependency step)
+never run at once; the second waits, then finds its component built.
+The Python environments of the data and serving services are created here too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -30,14 +40,29 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.settings import cache_root as base_cache
+
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubeadm", "kubectl")
 KWOK_BINARIES = ("kwok",)
 HELM_MODULE = "helm.sh/helm/v{major}"
 
 
 def cache_root() -> Path:
-    base = os.environ.get("BAREMETAL_CACHE") or os.path.join(Path.home(), ".cache", "baremetal-mlops")
-    return Path(base) / "lab-tools"
+    return base_cache() / "lab-tools"
+
+
+@contextlib.contextmanager
+def build_lock():
+    """Hold the cache's build lock: one Go build at a time on this machine."""
+    root = base_cache()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".build.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"lab: another build holds {lock.name}; waiting for it", file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @dataclass(frozen=True)
@@ -181,13 +206,21 @@ def build(pins: dict, root: Path | None = None, only: list[str] | None = None) -
     A component is built into a temporary directory and renamed into place,
     so an interrupted build never leaves a half-filled cache entry.
     """
+    root = root or cache_root()
+    wanted = [c for c in components(pins) if not (only and c.name not in only)]
+    if all(c.is_built(root) for c in wanted):
+        return {}
     if shutil.which("go") is None:
         raise RuntimeError("the lab builds its tools with Go: install Go (>= the go directive of each module)")
-    root = root or cache_root()
     root.mkdir(parents=True, exist_ok=True)
+    with build_lock():
+        return _build(wanted, root)
+
+
+def _build(wanted: list[Component], root: Path) -> dict[str, float]:
     spent: dict[str, float] = {}
-    for comp in components(pins):
-        if (only and comp.name not in only) or comp.is_built(root):
+    for comp in wanted:
+        if comp.is_built(root):  # built by whoever held the lock before us
             continue
         final = comp.directory(root)
         tmp = root / f".{final.name}.partial"
@@ -208,3 +241,86 @@ def build(pins: dict, root: Path | None = None, only: list[str] | None = None) -
         record = {"finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "seconds": spent}
         (root / "last-build.json").write_text(json.dumps(record, indent=2) + "\n")
     return spent
+
+
+# --- MinIO and the services' Python environments ------------------------------------------------
+
+
+def minio_binary(pin: dict) -> Path:
+    """Where `go install github.com/minio/minio@<version>` puts the pinned MinIO."""
+    return base_cache() / "minio" / pin["version"] / "bin" / "minio"
+
+
+def build_minio(pin: dict) -> Path:
+    """Build the pinned MinIO from its Go module unless cached; returns the binary."""
+    binary = minio_binary(pin)
+    if binary.is_file():
+        return binary
+    if shutil.which("go") is None:
+        raise RuntimeError("Go is needed to build MinIO from its module (go install); none is on PATH")
+    with build_lock():
+        if binary.is_file():
+            return binary
+        gobin = binary.parent.with_name("bin.partial")
+        shutil.rmtree(gobin, ignore_errors=True)
+        gobin.mkdir(parents=True)
+        print(f"lab: building MinIO {pin['version']} from {pin['module']} (first time only)", flush=True)
+        started = time.monotonic()
+        cmd = ["nice", "-n", "10", "go", "install", "-trimpath", f"{pin['module']}@{pin['version']}"]
+        result = subprocess.run(
+            cmd, env=go_env({"GOBIN": str(gobin)}), cwd="/", capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"go install {pin['module']}@{pin['version']} failed:\n{result.stderr[-3000:]}")
+        gobin.rename(binary.parent)
+        print(f"lab: built MinIO in {time.monotonic() - started:.0f} s", flush=True)
+    return binary
+
+
+@dataclass(frozen=True)
+class PythonEnv:
+    """A cached virtual environment with pinned packages (the MLflow server, MLServer)."""
+
+    name: str
+    python: str
+    packages: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        text = f"py{self.python}\n" + "\n".join(sorted(self.packages))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @property
+    def venv(self) -> Path:
+        return base_cache() / self.name / self.key / "venv"
+
+    def bin(self, program: str) -> str:
+        return str(self.venv / "bin" / program)
+
+    @property
+    def stamp(self) -> Path:
+        return self.venv.parent / "complete"
+
+    def ensure(self) -> Path:
+        if self.stamp.is_file():
+            return self.venv
+        interpreter = shutil.which(f"python{self.python}")
+        if interpreter is None:
+            raise RuntimeError(f"python{self.python} is needed for the {self.name} environment")
+        shutil.rmtree(self.venv.parent, ignore_errors=True)
+        self.venv.parent.mkdir(parents=True)
+        print(f"lab: creating the {self.name} environment ({', '.join(self.packages)})", flush=True)
+        started = time.monotonic()
+        subprocess.run([interpreter, "-m", "venv", str(self.venv)], check=True)
+        pip = [self.bin("python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        result = subprocess.run(["nice", "-n", "10", *pip, *self.packages], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"pip install into {self.venv} failed:\n{result.stderr[-3000:]}")
+        (self.venv.parent / "packages.txt").write_text("\n".join(self.packages) + "\n")
+        self.stamp.touch()
+        print(f"lab: created the {self.name} environment in {time.monotonic() - started:.0f} s", flush=True)
+        return self.venv
+
+
+def python_env(name: str, spec: dict) -> PythonEnv:
+    return PythonEnv(name, str(spec["python"]), tuple(spec["packages"]))

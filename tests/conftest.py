@@ -1,17 +1,22 @@
-"""Make `ansible_collections.baremetal.mlops` importable in tests.
+"""Make `ansible_collections.baremetal.mlops` importable in tests, and share the lab fixtures.
 
 The repo root is the collection; collections/ansible_collections/baremetal/mlops
-links back to it, so putting collections/ on sys.path is enough.
+links back to it, so putting collections/ on sys.path is enough. The lab is
+the `lab` package at the repo root (pytest's `pythonpath`), imported as such.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
 
 import pytest
+
+import lab
+from lab import credentials
+from lab.data import Data, DataError
+from lab.settings import load
 
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTIONS = str(ROOT / "collections")
@@ -19,42 +24,34 @@ if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 
 
-def load_lab_tool(name: str, relative: str):
-    """A lab tool (lab/...py) as module `name`, shared by every test that loads it."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / relative)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="session")
+def lab_settings():
+    """The lab's settings, read from inventories/lab (its secrets generated when absent)."""
+    credentials.ensure()
+    return load()
 
 
 @pytest.fixture(scope="session")
-def lab_tool():
-    """load_lab_tool(name, relative path) for tests in other folders."""
-    return load_lab_tool
+def labdata(lab_settings):
+    """The lab's MinIO, PostgreSQL and MLflow (lab/data.py)."""
+    return Data(lab_settings)
 
 
 @pytest.fixture(scope="session")
-def labdata():
-    """lab/data/labdata.py: the lab's MinIO, PostgreSQL and MLflow."""
-    return load_lab_tool("labdata", "lab/data/labdata.py")
-
-
-@pytest.fixture(scope="session")
-def running_data_services(labdata):
+def running_data_services(labdata, lab_settings):
     """The lab data services, started for the session when they are not running.
 
     At the end of the session only the services this fixture started are
     stopped; ones already running before it are left running.
     """
     try:
-        started = labdata.up()
-    except labdata.LabError as exc:
+        with lab.exclusive(lab_settings.state):
+            started = labdata.up()
+    except DataError as exc:
         pytest.fail(f"lab data services did not start: {exc}")
     yield labdata
-    labdata.down(started)
+    with lab.exclusive(lab_settings.state):
+        labdata.down(started)
 
 
 # Shared fixture: where a test's charts come from.
@@ -70,10 +67,10 @@ def _chart_repository(chart: str) -> str:
     """
     import yaml
 
-    mirror = Path(os.environ.get("LAB_CHART_MIRROR", ROOT.parent / "shared" / "mirror" / "charts"))
+    settings = load()
+    mirror = settings.chart_mirror_dir
     if mirror.is_dir():
-        charts = yaml.safe_load((ROOT / "inventories/lab/group_vars/all/charts.yml").read_text())
-        return charts["lab_chart_mirror_url"]
+        return settings.chart_mirror_url
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"CI=true but the chart mirror {mirror} is missing: CI runs with ../shared beside the clone")
     return yaml.safe_load(UPSTREAM_CHARTS.read_text())["platform_chart_repositories"][chart]

@@ -7,4 +7,4 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 "$root/scripts/build-host-images.sh" debian12 debian13
 python=$root/.venv/bin/python
 [[ -x $python ]] || python=python3
-nice "$python" "$root/scripts/build-kubelet.py" >/dev/null
+(cd "$root" && nice "$python" -m lab kubelet >/dev/null)

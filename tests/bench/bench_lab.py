@@ -10,6 +10,9 @@ Placement: 100 extra kwok GPU nodes (8 x nvidia.com/gpu each) and 500 pods
 that each request one GPU with node affinity on the product label; the time
 runs from the first pod's creation until the scheduler has bound all 500 and
 until kwok has made them all Running. Everything it creates is deleted after.
+
+It imports the `lab` package: run it through tests/bench/run.py (`make bench`),
+or from the repo root as `PYTHONPATH=. python tests/bench/bench_lab.py`.
 """
 
 from __future__ import annotations
@@ -25,11 +28,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "lab"))
+from lab import cluster, toolchain
+from lab.settings import load
 
-import cluster  # noqa: E402
-import toolchain  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 BENCH_LABEL = "lab.baremetal.mlops/bench"
 PRODUCT = "NVIDIA-A100-SXM4-80GB"
@@ -37,7 +39,7 @@ PRODUCT = "NVIDIA-A100-SXM4-80GB"
 
 def labctl(*args: str) -> float:
     started = time.monotonic()
-    subprocess.run([sys.executable, str(ROOT / "lab" / "labctl.py"), *args], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "lab", "cluster", *args], cwd=ROOT, check=True)
     return time.monotonic() - started
 
 
@@ -186,7 +188,7 @@ def main() -> int:
     parser.add_argument("--cold-build", action="store_true")
     parser.add_argument("--skip-up", action="store_true")
     args = parser.parse_args()
-    settings = cluster.load_settings()
+    settings = cluster.Cluster(load())
 
     print(f"cold build (recorded): {recorded_cold_build()}")
     if args.cold_build:

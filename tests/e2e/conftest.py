@@ -43,7 +43,7 @@ def example_inventory(tmp_path):
 @pytest.fixture(scope="session")
 def lab_secrets():
     """The lab's generated secrets file, as `make lab` writes it."""
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "lab-secrets.py")], check=True)
+    subprocess.run([sys.executable, "-m", "lab", "secrets"], cwd=ROOT, check=True)
 
 
 @pytest.fixture(scope="session")

@@ -33,8 +33,8 @@ def summary_rows(output: str) -> dict[str, str]:
     return rows
 
 
-def verify(playbook, lab_vars, *extra):
-    return playbook("playbooks/verify.yml", "-e", f"@{lab_vars}", *extra)
+def verify(pipeline, *extra):
+    return pipeline.verify(*extra)
 
 
 def test_fifty_predictions_are_iris_classes(predictions):
@@ -42,18 +42,18 @@ def test_fifty_predictions_are_iris_classes(predictions):
     assert set(predictions) <= {0, 1, 2}
 
 
-def test_verify_passes_every_check(predictions, playbook, lab_vars):
-    result = verify(playbook, lab_vars)
+def test_verify_passes_every_check(predictions, pipeline):
+    result = verify(pipeline)
     assert result.returncode == 0, result.stdout[-6000:]
     rows = summary_rows(result.stdout)
     assert rows == dict.fromkeys(CHECKS, "passed"), result.stdout[-6000:]
 
 
-def test_verify_blames_storage_when_minio_stops_then_passes_again(predictions, playbook, lab_vars, data_services):
+def test_verify_blames_storage_when_minio_stops_then_passes_again(predictions, pipeline, data_services):
     data_services.down(["minio"])
     try:
         # Short metric waits: the point is the storage verdict, not patience.
-        broken = verify(playbook, lab_vars, "-e", "platform_verify_metrics_wait_seconds=10")
+        broken = verify(pipeline, "-e", "platform_verify_metrics_wait_seconds=10")
     finally:
         data_services.up(["minio"])
     assert broken.returncode != 0
@@ -62,6 +62,6 @@ def test_verify_blames_storage_when_minio_stops_then_passes_again(predictions, p
     assert rows["MinIO endpoint answers"] == "failed"
     assert rows["predict returns a valid class"] == "passed"
 
-    healed = verify(playbook, lab_vars)
+    healed = verify(pipeline)
     assert healed.returncode == 0, healed.stdout[-6000:]
     assert set(summary_rows(healed.stdout).values()) == {"passed"}

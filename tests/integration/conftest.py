@@ -1,7 +1,7 @@
 """Session fixtures for tests against the real lab data services.
 
-`data_services` starts MinIO, PostgreSQL and MLflow with lab/data/labdata.py
-(building MinIO and the MLflow environment the first time) and, at the end
+`data_services` starts MinIO, PostgreSQL and MLflow with the lab package
+(lab/data.py; building MinIO and the MLflow environment the first time) and, at the end
 of the session, stops exactly the services it started: ones already running
 before the session are left running.
 """
@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def data_services(running_data_services):
-    """The client environment of the running services (endpoints and lab credentials)."""
-    return running_data_services.client_env()
+    """The client environment of the running services (endpoints and the lab's MinIO root account)."""
+    return running_data_services.credentials_env()
 
 
 @pytest.fixture

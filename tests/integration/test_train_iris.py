@@ -27,11 +27,11 @@ def api(env, endpoint, **query):
 
 
 def test_training_logs_a_run_and_registers_version_1(labdata, data_services, unique):
-    python = labdata.mlflow_env().venv / "bin" / "python"
+    python = labdata.mlflow_env.bin("python")
     model_name = f"iris-bare-metal-{unique}"
     env = dict(os.environ, **data_services, IRIS_MODEL_NAME=model_name)
     proc = subprocess.run(
-        [str(python), str(labdata.ROOT / "lab" / "data" / "train_iris.py")],
+        [python, str(labdata.settings.root / "lab" / "train_iris.py")],
         env=env,
         capture_output=True,
         text=True,
@@ -48,7 +48,7 @@ def test_training_logs_a_run_and_registers_version_1(labdata, data_services, uni
     assert params == {"n_estimators": "120", "max_depth": "5"}
     metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
     assert metrics["accuracy"] >= 0.9
-    assert run["info"]["artifact_uri"].startswith("s3://mlflow-artifacts/")
+    assert run["info"]["artifact_uri"].startswith(f"s3://{labdata.bucket}/")
 
     listing = api(data_services, "artifacts/list", run_id=summary["run_id"], path="evaluation")
     assert [f["path"] for f in listing["files"]] == ["evaluation/classification_report.json"]
@@ -64,7 +64,7 @@ def test_training_logs_a_run_and_registers_version_1(labdata, data_services, uni
         secret_key=data_services["MINIO_SECRET_KEY"],
         secure=False,
     )
-    keys = {o.object_name for o in s3.list_objects("mlflow-artifacts", recursive=True)}
+    keys = {o.object_name for o in s3.list_objects(labdata.bucket, recursive=True)}
     experiment_id = run["info"]["experiment_id"]
     run_prefix = f"{experiment_id}/{summary['run_id']}/artifacts/"
     assert f"{run_prefix}evaluation/classification_report.json" in keys

@@ -9,26 +9,25 @@ from __future__ import annotations
 import os
 
 import pytest
-import yaml
 from lab_support import ROOT, Lab, labctl
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory) -> Lab:
+def lab(tmp_path_factory, lab_settings) -> Lab:
     was_up = labctl("status", check=False).returncode == 0
     if not was_up:
         labctl("up")
-    pins = yaml.safe_load((ROOT / "versions.yml").read_text())["lab_tools"]
+    pins = lab_settings.versions["lab_tools"]
     binaries = {name: labctl("bin", name).stdout.strip() for name in ("kubectl", "helm", "kubeadm")}
     helm_home = tmp_path_factory.mktemp("helm")
     env = {
         **os.environ,
-        "KUBECONFIG": str(ROOT / ".lab" / "kubeconfig"),
+        "KUBECONFIG": str(lab_settings.kubeconfig),
         "HELM_CACHE_HOME": str(helm_home / "cache"),
         "HELM_CONFIG_HOME": str(helm_home / "config"),
         "HELM_DATA_HOME": str(helm_home / "data"),
     }
-    yield Lab(ROOT, ROOT / ".lab" / "kubeconfig", pins, binaries, env)
+    yield Lab(ROOT, lab_settings.kubeconfig, pins, binaries, env)
     if not was_up:
         labctl("down")
 

@@ -6,37 +6,27 @@ the lab; it always leaves the lab up, as the session fixture expects.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 from pathlib import Path
 
 import pytest
-from lab_support import ROOT, labctl
+from lab_support import labctl
+
+from lab import cluster
+from lab import processes as proc
 
 pytestmark = pytest.mark.lab
 
-RUN = ROOT / ".lab" / "cluster" / "run"
-LISTENERS = [
-    ("127.0.10.10", 2379),
-    ("127.0.10.10", 2380),
-    ("127.0.10.10", 6443),
-    ("127.0.10.10", 10257),
-    ("127.0.10.10", 10259),
-    ("127.0.10.10", 10247),
-    ("127.0.0.1", 8879),
-]
+
+@pytest.fixture(scope="module")
+def lab_cluster(lab_settings):
+    return cluster.Cluster(lab_settings)
 
 
-def pids() -> dict[str, int]:
-    return {p.stem: json.loads(p.read_text())["pid"] for p in sorted(RUN.glob("*.pid"))}
-
-
-def listening(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
+def pids(c: cluster.Cluster) -> dict[str, int]:
+    names = {spec.name for spec in cluster.specs(c)}
+    return {name: r["pid"] for name, r in proc.records(c.settings.run_dir).items() if name in names}
 
 
 def alive(pid: int) -> bool:
@@ -48,18 +38,29 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_lab_up_twice_is_a_no_op(lab):
-    before = pids()
+def test_pid_files_record_the_process_the_lab_started(lab, lab_cluster):
+    for spec in cluster.specs(lab_cluster):
+        record = proc.read_record(lab_cluster.settings.run_dir, spec.name)
+        if record is None:  # a chart mirror someone else serves
+            assert spec.name == "chart-mirror" and cluster.component_state(lab_cluster, spec) == "external"
+            continue
+        assert proc.is_ours(record), spec.name
+        assert record["exe"] == os.path.realpath(os.readlink(f"/proc/{record['pid']}/exe"))
+        assert record["listens"] == [e.address for e in spec.listens]
+
+
+def test_lab_up_twice_is_a_no_op(lab, lab_cluster):
+    before = pids(lab_cluster)
     nodes_before = {n["metadata"]["name"]: n["metadata"]["uid"] for n in lab.get("nodes")["items"]}
     result = labctl("up")
     assert "already up, nothing changed" in result.stdout
-    assert pids() == before
+    assert pids(lab_cluster) == before
     assert {n["metadata"]["name"]: n["metadata"]["uid"] for n in lab.get("nodes")["items"]} == nodes_before
 
 
-def test_status_reports_a_crashed_component(lab):
+def test_status_reports_a_crashed_component(lab, lab_cluster):
     assert labctl("status", check=False).returncode == 0
-    scheduler = pids()["kube-scheduler"]
+    scheduler = pids(lab_cluster)["kube-scheduler"]
     os.kill(scheduler, signal.SIGKILL)
     lab.wait_until(lambda: not alive(scheduler), "the scheduler to die")
     status = labctl("status", check=False)
@@ -69,14 +70,15 @@ def test_status_reports_a_crashed_component(lab):
     assert labctl("status", check=False).returncode == 0
 
 
-def test_lab_down_stops_its_processes_and_frees_its_ports(lab):
-    started = pids()
+def test_lab_down_stops_its_processes_and_frees_its_ports(lab, lab_cluster):
+    started = pids(lab_cluster)
     assert set(started) >= {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+    ours = [spec for spec in cluster.specs(lab_cluster) if spec.name in started]
     labctl("down")
     try:
         assert not any(alive(pid) for pid in started.values())
-        assert list(RUN.glob("*.pid")) == []
-        assert [f"{h}:{p}" for h, p in LISTENERS if listening(h, p)] == []
+        assert set(pids(lab_cluster)) == set()
+        assert [e.address for spec in ours for e in spec.listens if proc.port_open(e)] == []
         assert labctl("status", check=False).returncode == 1
     finally:
         labctl("up")

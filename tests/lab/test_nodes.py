@@ -1,18 +1,21 @@
-"""How inventory GPU classes become node labels and resources (no cluster needed)."""
+"""How inventory GPU classes become node labels and resources (no cluster needed).
+
+The GPU facts come from the collection's catalogue (plugins/plugin_utils/gpu_catalog.py),
+the one preflight validates inventories with.
+"""
 
 from __future__ import annotations
 
-import sys
+import shutil
 
 import pytest
-from lab_support import ROOT
 
-sys.path.insert(0, str(ROOT / "lab"))
-import nodes
-
-pytestmark = pytest.mark.lab
+from ansible_collections.baremetal.mlops.plugins.plugin_utils import gpu_catalog
+from lab import nodes
+from lab.settings import ROOT, Settings
 
 A100 = "NVIDIA-A100-SXM4-80GB"
+H100 = "NVIDIA-H100-80GB-HBM3"
 
 
 @pytest.mark.parametrize(
@@ -21,12 +24,43 @@ A100 = "NVIDIA-A100-SXM4-80GB"
         ("none", {}),
         ("all-disabled", {}),
         ("all-1g.10gb", {"1g.10gb": 56}),
+        ("all-1g.20gb", {"1g.20gb": 32}),
+        ("all-2g.20gb", {"2g.20gb": 24}),
         ("all-3g.40gb", {"3g.40gb": 16}),
+        ("all-4g.40gb", {"4g.40gb": 8}),
+        ("all-7g.80gb", {"7g.80gb": 8}),
         ("all-balanced", {"1g.10gb": 16, "2g.20gb": 8, "3g.40gb": 8}),
     ],
 )
 def test_mig_layouts_per_node(layout, expected):
-    assert nodes.mig_resources(A100, nodes.GPU_PRODUCTS[A100], layout) == expected
+    assert nodes.mig_resources(A100, layout, 8) == expected
+
+
+def test_the_lab_uses_the_collections_catalogue():
+    assert nodes.gpu_catalog.PRODUCTS is gpu_catalog.PRODUCTS or nodes.gpu_catalog.PRODUCTS == gpu_catalog.PRODUCTS
+
+
+@pytest.mark.parametrize("product", [p for p in gpu_catalog.PRODUCTS if gpu_catalog.mig_capable(p)])
+def test_every_catalogue_profile_is_a_layout_the_lab_simulates(product):
+    for profile in gpu_catalog.mig_profiles(product):
+        per_gpu = nodes.mig_per_gpu(product, f"all-{profile}")
+        assert list(per_gpu) == [profile]
+        # never more compute slices than the product has
+        assert per_gpu[profile] * gpu_catalog.profile_slices(profile) <= gpu_catalog.compute_slices(product)
+    for layout in gpu_catalog.mig_config_names(product):
+        nodes.mig_per_gpu(product, layout)
+
+
+def test_h100_offers_all_six_catalogue_profiles():
+    assert len(gpu_catalog.mig_profiles(H100)) == 6
+    labels, resources = nodes.gpu_labels_and_resources({"product": H100, "mig_config": "all-1g.20gb"}, 8)
+    assert resources["nvidia.com/mig-1g.20gb"] == "32"
+    assert labels["nvidia.com/gpu.memory"] == str(80 * 1024)
+
+
+def test_site_mig_layout_from_the_inventory():
+    site = {"balanced-inference": {"2g.20gb": 2, "1g.10gb": 3}}
+    assert nodes.mig_resources(A100, "balanced-inference", 4, site) == {"2g.20gb": 8, "1g.10gb": 12}
 
 
 @pytest.mark.parametrize(
@@ -38,13 +72,13 @@ def test_mig_layouts_per_node(layout, expected):
 )
 def test_invalid_mig_layouts_are_refused(product, layout, message):
     with pytest.raises(nodes.InventoryError) as err:
-        nodes.mig_resources(product, nodes.GPU_PRODUCTS[product], layout)
+        nodes.mig_resources(product, layout, 8)
     assert str(err.value) == message
 
 
 def test_time_slicing_multiplies_the_advertised_gpus():
     labels, resources = nodes.gpu_labels_and_resources(
-        {"product": "NVIDIA-L4", "mig_config": "none", "time_slicing_replicas": 4}
+        {"product": "NVIDIA-L4", "mig_config": "none", "time_slicing_replicas": 4}, 4
     )
     assert resources == {"nvidia.com/gpu": "16"}
     assert labels["nvidia.com/gpu.replicas"] == "4"
@@ -53,30 +87,31 @@ def test_time_slicing_multiplies_the_advertised_gpus():
 
 
 def test_unknown_product_is_refused():
-    with pytest.raises(nodes.InventoryError, match="no model of GPU product 'NVIDIA-X1'"):
-        nodes.gpu_labels_and_resources({"product": "NVIDIA-X1"})
+    with pytest.raises(nodes.InventoryError, match="the GPU catalogue has no product 'NVIDIA-X1'"):
+        nodes.gpu_labels_and_resources({"product": "NVIDIA-X1"}, 8)
 
 
-def test_inventory_hosts_become_nodes():
-    inventory = {
-        "_meta": {
-            "hostvars": {
-                "cp": {"ansible_host": "127.0.10.11"},
-                "gpu": {
-                    "ansible_host": "127.0.10.31",
-                    "gpu_node_class": "train",
-                    "gpu_node_classes": {"train": {"product": A100, "mig_config": "all-1g.10gb"}},
-                },
-            }
-        },
-        "k8s_cluster": {"children": ["control_plane", "gpu_nodes"]},
-        "control_plane": {"hosts": ["cp"]},
-        "gpu_nodes": {"hosts": ["gpu"]},
-    }
-    built = {n["metadata"]["name"]: n for n in nodes.nodes_from_inventory(inventory, "v1.36.3")}
+def test_inventory_hosts_become_nodes(tmp_path):
+    inventory = tmp_path / "lab"
+    shutil.copytree(ROOT / "inventories" / "lab", inventory)
+    (inventory / "hosts.yml").write_text(
+        "all:\n"
+        "  children:\n"
+        "    k8s_cluster:\n"
+        "      children:\n"
+        "        control_plane:\n"
+        "          hosts:\n"
+        "            cp: {ansible_host: 127.0.10.11}\n"
+        "        gpu_nodes:\n"
+        "          hosts:\n"
+        "            gpu: {ansible_host: 127.0.10.31, gpu_node_class: a100-training, lab_gpu_count: 2}\n"
+    )
+    built = {n["metadata"]["name"]: n for n in nodes.nodes_from_inventory(Settings(ROOT, inventory))}
+    assert set(built) == {"cp", "gpu"}
     assert built["cp"]["spec"]["taints"] == [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
     gpu = built["gpu"]
     assert gpu["status"]["addresses"][0] == {"type": "InternalIP", "address": "127.0.10.31"}
-    assert gpu["status"]["capacity"]["nvidia.com/mig-1g.10gb"] == "56"
+    assert gpu["status"]["capacity"]["nvidia.com/gpu"] == "2"
+    assert gpu["status"]["capacity"]["nvidia.com/mig-1g.10gb"] == "14"
     assert gpu["metadata"]["labels"]["nvidia.com/mig.strategy"] == "mixed"
     assert gpu["metadata"]["annotations"] == {nodes.KWOK_ANNOTATION: "fake"}

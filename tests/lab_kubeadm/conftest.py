@@ -1,30 +1,19 @@
 """Lab fixture for the kubeadm tests: the lab API server (make lab-up), reused when it already runs.
 
-Started through lab/labctl.py like `make lab-up`, and stopped at the end only
-when this session started it from nothing (no component running).
+Started through `python -m lab cluster up` like `make lab-up` (tests/lab_support.py),
+and stopped at the end only when this session started it from nothing (no component running).
 """
 
 from __future__ import annotations
 
 import base64
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _labctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "lab" / "labctl.py"), *args], cwd=ROOT, capture_output=True, text=True
-    )
-    if check and result.returncode != 0:
-        pytest.fail(f"labctl {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}")
-    return result
+from lab_support import labctl as _labctl
 
 
 @dataclass(frozen=True)
@@ -55,14 +44,14 @@ def _cluster_ca(kubeconfig: Path, dest: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def kubeadm_lab(tmp_path_factory) -> KubeadmLab:
+def kubeadm_lab(tmp_path_factory, lab_settings) -> KubeadmLab:
     status = _labctl("status", check=False)
     # A lab with any component running belongs to someone else (a developer,
     # another test session): it is brought up to health but never stopped here.
     was_up = status.returncode == 0 or " running " in status.stdout
     if status.returncode != 0:
         _labctl("up")
-    kubeconfig = ROOT / ".lab" / "kubeconfig"
+    kubeconfig = lab_settings.kubeconfig
     yield KubeadmLab(
         kubeconfig=kubeconfig,
         ca_cert=_cluster_ca(kubeconfig, tmp_path_factory.mktemp("ca") / "ca.crt"),

@@ -1,4 +1,7 @@
-"""Helpers the lab tests share: run labctl, kubectl and helm against the lab."""
+"""Helpers the lab tests (tests/lab, tests/lab_verify, tests/lab_kubeadm) share: run
+`python -m lab cluster`, kubectl and helm against the lab. tests/ is on sys.path
+(beside tests/conftest.py), so every test folder imports it as `lab_support`.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +15,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-LABCTL = [sys.executable, str(ROOT / "lab" / "labctl.py")]
+ROOT = Path(__file__).resolve().parents[1]
+LABCTL = [sys.executable, "-m", "lab", "cluster"]
 
 
 def labctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`python -m lab cluster ARGS` from the repo root, as make runs it."""
     result = subprocess.run([*LABCTL, *args], cwd=ROOT, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
-        raise AssertionError(f"labctl {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}")
+        raise AssertionError(
+            f"lab cluster {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}"
+        )
     return result
 
 
