@@ -215,6 +215,9 @@ class Serving:
     def prepare_prometheus(self) -> None:
         home = self.prometheus_home
         home.mkdir(parents=True, exist_ok=True)
+        # promtool checks that the token file the configuration names exists
+        for path, text in self.prometheus_spec().private_files().items():
+            proc.write_private(path, text)
         config = home / "prometheus.yml"
         config.write_text(yaml.safe_dump(self.prometheus_config(home / "minio.token"), sort_keys=False))
         result = subprocess.run([tool("promtool"), "check", "config", str(config)], capture_output=True, text=True)
