@@ -40,10 +40,12 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("name", nargs="?", help="bin: the binary")
     d = sub.add_parser("data", help="the data services")
     d.add_argument("action", choices=["up", "down", "status", "env", "reset"])
-    d.add_argument("services", nargs="*", choices=[[], *DATA_SERVICES], metavar="service")
+    d.add_argument("services", nargs="*", metavar="service", help=f"any of {', '.join(DATA_SERVICES)} (default: all)")
     s = sub.add_parser("serving", help="the serving path")
     s.add_argument("action", choices=["up", "down", "status", "train", "predict"])
-    s.add_argument("services", nargs="*", choices=[[], *SERVING_SERVICES], metavar="service")
+    s.add_argument(
+        "services", nargs="*", metavar="service", help=f"any of {', '.join(SERVING_SERVICES)} (default: all)"
+    )
     s.add_argument("--model", help="registered model (default: platform_verify_model_name)")
     s.add_argument("--alias", help="registry alias to serve (default: platform_verify_model_alias)")
     s.add_argument("--count", type=int, default=50, help="predict: number of requests")
@@ -58,7 +60,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    known = {"data": DATA_SERVICES, "serving": SERVING_SERVICES}.get(args.component, ())
+    unknown = sorted(set(getattr(args, "services", ())) - set(known))
+    if unknown:
+        top.error(f"unknown {args.component} service(s) {', '.join(unknown)} (known: {', '.join(known)})")
     settings = load()
     action = getattr(args, "action", args.component)
     try:
@@ -139,7 +146,7 @@ def run_data(args, settings: Settings) -> int:
         for key, value in data.credentials_env().items():
             print(f"export {key}={value}")
     else:
-        return print_report(data.status())
+        return print_report({k: v for k, v in data.status().items() if k in names})
     return 0
 
 
@@ -157,7 +164,7 @@ def run_serving(args, settings: Settings) -> int:
         print(json.dumps({"requests": len(classes), "classes": {c: classes.count(c) for c in sorted(set(classes))}}))
         return 0 if set(classes) <= {0, 1, 2} else 1
     else:
-        return print_report(serving.status())
+        return print_report({k: v for k, v in serving.status().items() if k in names})
     return 0
 
 
