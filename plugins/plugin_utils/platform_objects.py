@@ -1,0 +1,439 @@
+# Copyright: contributors to baremetal.mlops
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Objects and chart settings the cluster roles build from the inventory contract.
+
+Pure functions over plain data, one per thing a role renders; the roles call
+them through the filters in plugins/filter/platform_objects.py.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+import yaml
+
+from ansible_collections.baremetal.mlops.plugins.plugin_utils import gpu_catalog
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "baremetal.mlops"}
+
+
+def _meta(name: str, namespace: str | None = None, labels: dict | None = None) -> dict:
+    meta = {"name": name, "labels": {**MANAGED_BY, **(labels or {})}}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
+
+
+# --- MetalLB -----------------------------------------------------------------
+
+
+def metallb_peer_secret_name(peer: dict) -> str:
+    return f"bgp-peer-{peer['name']}"
+
+
+def metallb_objects(mode: str, pools: list, local_asn: int, peers: list, namespace: str) -> list[dict]:
+    """IPAddressPools, and the L2Advertisement (l2) or BGPPeers and BGPAdvertisement (bgp)."""
+    objects = [
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "metadata": _meta(pool["name"], namespace),
+            "spec": {"addresses": list(pool["addresses"]), "autoAssign": True},
+        }
+        for pool in pools
+    ]
+    names = sorted(pool["name"] for pool in pools)
+    if mode == "l2":
+        objects.append(
+            {
+                "apiVersion": "metallb.io/v1beta1",
+                "kind": "L2Advertisement",
+                "metadata": _meta("platform-l2", namespace),
+                "spec": {"ipAddressPools": names},
+            }
+        )
+    elif mode == "bgp":
+        for peer in peers:
+            spec = {"myASN": int(local_asn), "peerASN": int(peer["asn"]), "peerAddress": peer["address"]}
+            if peer.get("password"):
+                # The password stays in a Secret; the BGPPeer names it (and GitOps never sees its value).
+                spec["passwordSecret"] = {"name": metallb_peer_secret_name(peer), "namespace": namespace}
+            objects.append(
+                {
+                    "apiVersion": "metallb.io/v1beta2",
+                    "kind": "BGPPeer",
+                    "metadata": _meta(peer["name"], namespace),
+                    "spec": spec,
+                }
+            )
+        objects.append(
+            {
+                "apiVersion": "metallb.io/v1beta1",
+                "kind": "BGPAdvertisement",
+                "metadata": _meta("platform-bgp", namespace),
+                "spec": {"ipAddressPools": names},
+            }
+        )
+    else:
+        raise ValueError(f"metallb_mode {mode!r} is neither l2 nor bgp")
+    return objects
+
+
+def metallb_secrets(mode: str, peers: list, namespace: str) -> list[dict]:
+    """The BGP session passwords as the basic-auth Secrets MetalLB reads."""
+    if mode != "bgp":
+        return []
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/basic-auth",
+            "metadata": _meta(metallb_peer_secret_name(peer), namespace),
+            "stringData": {"password": str(peer["password"])},
+        }
+        for peer in peers
+        if peer.get("password")
+    ]
+
+
+# --- Cilium ------------------------------------------------------------------
+
+NAMESPACE_LABEL = "k8s:io.kubernetes.pod.namespace"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _ports(numbers) -> list[dict]:
+    return [{"ports": [{"port": str(n), "protocol": "TCP"} for n in sorted(set(numbers))]}]
+
+
+def egress_rule(service: dict) -> dict:
+    """Egress to one service named by URL: in-cluster (namespace), an IP (CIDR) or a DNS name (FQDN)."""
+    url = urlsplit(service["url"])
+    host = url.hostname or ""
+    port = url.port or _DEFAULT_PORTS.get(url.scheme)
+    if not host or not port:
+        raise ValueError(f"{service.get('name', 'service')}: {service['url']!r} is not a URL with a host")
+    ports = [port, *([service["target_port"]] if service.get("target_port") else [])]
+    labels = host.split(".")
+    if len(labels) >= 3 and labels[2] == "svc":
+        # <service>.<namespace>.svc[.cluster.local]: Cilium checks the backend pod's port after
+        # the service translation, so the pods' target_port is allowed beside the URL's port.
+        return {"toEndpoints": [{"matchLabels": {NAMESPACE_LABEL: labels[1]}}], "toPorts": _ports(ports)}
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return {"toFQDNs": [{"matchName": host}], "toPorts": _ports([port])}
+    return {"toCIDR": [f"{address}/{address.max_prefixlen}"], "toPorts": _ports([port])}
+
+
+def cilium_team_policies(teams: list, ingress_namespaces: list, egress_services: list) -> list[dict]:
+    """One CiliumNetworkPolicy per team namespace: ingress from the edge only, egress to DNS and the services."""
+    dns = {
+        "toEndpoints": [{"matchLabels": {NAMESPACE_LABEL: "kube-system", "k8s:k8s-app": "kube-dns"}}],
+        "toPorts": [
+            {
+                "ports": [{"port": "53", "protocol": "UDP"}, {"port": "53", "protocol": "TCP"}],
+                # Through Cilium's DNS proxy, so that toFQDNs rules learn the addresses.
+                "rules": {"dns": [{"matchPattern": "*"}]},
+            }
+        ],
+    }
+    egress = [dns, *(egress_rule(service) for service in egress_services)]
+    policies = []
+    for team in sorted(teams, key=lambda t: t["namespace"]):
+        policies.append(
+            {
+                "apiVersion": "cilium.io/v2",
+                "kind": "CiliumNetworkPolicy",
+                "metadata": _meta("team-isolation", team["namespace"], {"baremetal.mlops/team": team["name"]}),
+                "spec": {
+                    "description": (
+                        f"Team {team['name']}: traffic in only from the edge, "
+                        "out only to DNS and the platform's services"
+                    ),
+                    "endpointSelector": {},
+                    "ingress": [
+                        {"fromEndpoints": [{"matchLabels": {NAMESPACE_LABEL: namespace}}]}
+                        for namespace in sorted(set(ingress_namespaces))
+                    ],
+                    "egress": egress,
+                },
+            }
+        )
+    return policies
+
+
+# --- GPU Operator --------------------------------------------------------------
+
+
+def driver_enabled(classes: dict) -> bool:
+    """The operator deploys its driver when any class leaves the driver to it (the default)."""
+    return any(c.get("driver", "operator") == "operator" for c in classes.values())
+
+
+def mig_in_use(classes: dict) -> bool:
+    """Whether any class's product has MIG (the MIG manager then runs on those nodes)."""
+    return any(gpu_catalog.mig_capable(c["product"]) for c in classes.values())
+
+
+def class_mig_layout(gpu_class: dict, custom: dict) -> dict | None:
+    """profile -> count the class's MIG configuration creates per GPU; None without MIG."""
+    name = gpu_class.get("mig_config") or "none"
+    if name in gpu_catalog.MIG_DISABLED:
+        return None
+    if name in (custom or {}):
+        return dict(custom[name])
+    if name.startswith("all-") and gpu_catalog.profile_slices(name[4:]):
+        profile = name[4:]
+        return {profile: gpu_catalog.compute_slices(gpu_class["product"]) // gpu_catalog.profile_slices(profile)}
+    return {}  # all-balanced / all-enabled: the operator's own layouts
+
+
+def mig_parted_config(classes: dict, custom: dict) -> str:
+    """The mig-parted config.yaml: all-disabled plus every layout a class names."""
+    configs = {"all-disabled": [{"devices": "all", "mig-enabled": False}]}
+    for gpu_class in classes.values():
+        name = gpu_class.get("mig_config") or "none"
+        layout = class_mig_layout(gpu_class, custom)
+        if layout:
+            configs[name] = [{"devices": "all", "mig-enabled": True, "mig-devices": dict(sorted(layout.items()))}]
+        elif layout == {} and name == "all-enabled":
+            configs[name] = [{"devices": "all", "mig-enabled": True, "mig-devices": {}}]
+    return yaml.safe_dump({"version": "v1", "mig-configs": dict(sorted(configs.items()))}, sort_keys=False)
+
+
+def mig_strategy(classes: dict, custom: dict) -> str:
+    """`mixed` as soon as any class uses MIG: every profile is then its own resource (nvidia.com/mig-<profile>)."""
+    return "mixed" if any(class_mig_layout(c, custom) is not None for c in classes.values()) else "none"
+
+
+def device_plugin_config(classes: dict, custom: dict) -> dict:
+    """Device plugin configurations: `default` (no sharing) and one per time-sliced class."""
+    strategy = mig_strategy(classes, custom)
+    data = {"default": yaml.safe_dump({"version": "v1", "flags": {"migStrategy": strategy}}, sort_keys=False)}
+    for name, gpu_class in sorted(classes.items()):
+        replicas = int(gpu_class.get("time_slicing_replicas") or 0)
+        if replicas > 1:
+            data[name] = yaml.safe_dump(
+                {
+                    "version": "v1",
+                    "flags": {"migStrategy": strategy},
+                    "sharing": {
+                        "timeSlicing": {
+                            "renameByDefault": False,
+                            "resources": [{"name": "nvidia.com/gpu", "replicas": replicas}],
+                        }
+                    },
+                },
+                sort_keys=False,
+            )
+    return data
+
+
+def gpu_node_labels(classes: dict, nodes: list, custom: dict) -> list[dict]:
+    """Per class, the labels its nodes carry (MIG layout, device plugin config, driver owner).
+
+    `nodes` lists {node, class}: each GPU node's Kubernetes name and GPU class.
+    """
+    config = device_plugin_config(classes, custom)
+    entries = []
+    for name, gpu_class in sorted(classes.items()):
+        members = sorted(row["node"] for row in nodes if row.get("class") == name)
+        if not members:
+            continue
+        labels = {"nvidia.com/device-plugin.config": name if name in config else "default"}
+        if gpu_catalog.mig_capable(gpu_class["product"]):
+            layout = class_mig_layout(gpu_class, custom)
+            labels["nvidia.com/mig.config"] = "all-disabled" if layout is None else gpu_class["mig_config"]
+        if gpu_class.get("driver", "operator") == "host":
+            # The host role installed the driver: the operator must not deploy its driver container here.
+            labels["nvidia.com/gpu.deploy.driver"] = "false"
+        entries.append({"nodes": members, "labels": labels})
+    return entries
+
+
+# --- Tenancy -----------------------------------------------------------------
+
+TEAM_API_RULES = [
+    {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"]},
+    {"apiGroups": ["argoproj.io"], "resources": ["workflows"]},
+    {"apiGroups": [""], "resources": ["secrets"]},
+]
+TEAM_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+
+
+def team_gpu_resources(team: dict, classes: dict, custom: dict) -> list[str]:
+    """Extended resources a team's classes expose: nvidia.com/gpu and nvidia.com/mig-<profile>."""
+    resources = set()
+    for name in team.get("gpu_classes") or []:
+        layout = class_mig_layout(classes[name], custom)
+        if layout is None:
+            resources.add("nvidia.com/gpu")
+        else:
+            resources.update(f"nvidia.com/mig-{profile}" for profile in layout)
+    return sorted(resources)
+
+
+def team_products(team: dict, classes: dict) -> list[str]:
+    return sorted({classes[name]["product"] for name in team.get("gpu_classes") or []})
+
+
+# CEL of the GPU placement policy. A pod that asks for any nvidia.com/ resource must require nodes
+# whose product label is one the team may use: every required nodeSelectorTerm carries
+# `nvidia.com/gpu.product In (...)` with only allowed values (the param ConfigMap's keys).
+POLICY_VARIABLES = [
+    {
+        "name": "containers",
+        "expression": "object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : [])",
+    },
+    {
+        "name": "gpuRequested",
+        "expression": (
+            "variables.containers.exists(c, has(c.resources) && ("
+            "(has(c.resources.limits) && c.resources.limits.exists(r, r.startsWith('nvidia.com/'))) || "
+            "(has(c.resources.requests) && c.resources.requests.exists(r, r.startsWith('nvidia.com/')))))"
+        ),
+    },
+    {
+        "name": "terms",
+        "expression": (
+            "has(object.spec.affinity) && has(object.spec.affinity.nodeAffinity) && "
+            "has(object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution) ? "
+            "object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms : []"
+        ),
+    },
+]
+POLICY_EXPRESSION = (
+    "!variables.gpuRequested || (size(variables.terms) > 0 && variables.terms.all(t, has(t.matchExpressions) && "
+    "t.matchExpressions.exists(e, e.key == '" + GPU_PRODUCT_LABEL + "' && e.operator == 'In' && "
+    "size(e.values) > 0 && e.values.all(v, has(params.data) && v in params.data))))"
+)
+POLICY_MESSAGE = (
+    "'pods in ' + object.metadata.namespace + ' that request GPUs must require node affinity "
+    + GPU_PRODUCT_LABEL
+    + " In (' + (has(params.data) ? params.data.map(k, k).join(', ') : 'no GPU class') + ')'"
+)
+
+
+def team_gpu_quota(team: dict, classes: dict, custom: dict, default: int) -> dict:
+    """ResourceQuota `hard` of a team: its classes' resources get its quota, every other GPU resource 0."""
+    allowed = set(team_gpu_resources(team, classes, custom))
+    own = team.get("gpu_quota") or {}
+    hard = {}
+    for resource in sorted(_all_gpu_resources(classes, custom)):
+        hard[f"requests.{resource}"] = str(own.get(resource, default)) if resource in allowed else "0"
+    return hard
+
+
+def tenancy_objects(teams: list, classes: dict, custom: dict, default_quota: int, policy_name: str) -> list[dict]:
+    """Namespaces, RBAC, GPU quotas and the GPU placement admission policy for every team."""
+    objects = []
+    policy_namespace = "kube-system"
+    for team in sorted(teams, key=lambda t: t["namespace"]):
+        namespace, name = team["namespace"], team["name"]
+        team_labels = {"baremetal.mlops/team": name}
+        objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(namespace, labels=team_labels)})
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": _meta(f"{name}-deployer", namespace, team_labels),
+            }
+        )
+        objects.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": _meta("team-workloads", namespace, team_labels),
+                "rules": [{**rule, "verbs": list(TEAM_VERBS)} for rule in TEAM_API_RULES],
+            }
+        )
+        subjects = [{"kind": "ServiceAccount", "name": f"{name}-deployer", "namespace": namespace}]
+        if team.get("group"):
+            subjects.append({"kind": "Group", "name": team["group"], "apiGroup": "rbac.authorization.k8s.io"})
+        objects.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": _meta("team-workloads", namespace, team_labels),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "team-workloads"},
+                "subjects": subjects,
+            }
+        )
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ResourceQuota",
+                "metadata": _meta("team-gpu", namespace, team_labels),
+                "spec": {"hard": team_gpu_quota(team, classes, custom, default_quota)},
+            }
+        )
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": _meta(f"{policy_name}-{name}", policy_namespace, team_labels),
+                # The products the team may ask for, as keys (the policy tests `v in params.data`).
+                "data": dict.fromkeys(team_products(team, classes), "allowed"),
+            }
+        )
+        objects.append(
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingAdmissionPolicyBinding",
+                "metadata": _meta(f"{policy_name}-{name}", labels=team_labels),
+                "spec": {
+                    "policyName": policy_name,
+                    "paramRef": {
+                        "name": f"{policy_name}-{name}",
+                        "namespace": policy_namespace,
+                        "parameterNotFoundAction": "Deny",
+                    },
+                    "matchResources": {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+                    },
+                    "validationActions": ["Deny"],
+                },
+            }
+        )
+    objects.append(
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": _meta(policy_name),
+            "spec": {
+                "failurePolicy": "Fail",
+                "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": ["pods"],
+                        }
+                    ]
+                },
+                "variables": POLICY_VARIABLES,
+                "validations": [
+                    {
+                        "expression": POLICY_EXPRESSION,
+                        "message": f"pods that request GPUs must require node affinity on {GPU_PRODUCT_LABEL}",
+                        "messageExpression": POLICY_MESSAGE,
+                        "reason": "Forbidden",
+                    }
+                ],
+            },
+        }
+    )
+    return objects
+
+
+def _all_gpu_resources(classes: dict, custom: dict) -> set[str]:
+    resources = {"nvidia.com/gpu"}
+    for gpu_class in classes.values():
+        layout = class_mig_layout(gpu_class, custom)
+        resources.update(f"nvidia.com/mig-{profile}" for profile in (layout or {}))
+    return resources

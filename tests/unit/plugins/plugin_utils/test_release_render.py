@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ansible_collections.baremetal.mlops.plugins.plugin_utils import release_render as rr
+
+VERSIONS = {"metallb": "0.16.1", "gpu_operator": "v26.7.0", "minio_operator": "7.1.1"}
+REPOS = {
+    "metallb": "https://metallb.github.io/metallb",
+    "gpu-operator": "oci://nvcr.io/charts",
+    "operator": "https://o",
+}
+SETTINGS = {"repo_url": "https://git.example/p.git", "revision": "main", "path": "clusters/dc1"}
+
+
+def pool(name, namespace="metallb-system"):
+    return {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "IPAddressPool",
+        "metadata": {"name": name, "namespace": namespace},
+    }
+
+
+def plan(**overrides):
+    args = dict(
+        component="metallb",
+        layer="networking",
+        releases=[
+            {"name": "metallb", "chart": "metallb", "namespace": "metallb-system", "values": {"a": 1}, "sync_wave": 1}
+        ],
+        objects=[pool("b"), pool("a")],
+        chart_versions=VERSIONS,
+        repositories=REPOS,
+    )
+    args.update(overrides)
+    return rr.plan(**args)
+
+
+def test_plan_resolves_version_repository_and_global_wave():
+    result = plan()
+    assert result["releases"] == [
+        {
+            "name": "metallb",
+            "chart": "metallb",
+            "version": "0.16.1",
+            "repository": "https://metallb.github.io/metallb",
+            "namespace": "metallb-system",
+            "values": {"a": 1},
+            "sync_wave": 21,
+        }
+    ]
+    assert [o["metadata"]["name"] for o in result["objects"]] == ["a", "b"]
+    assert result["objects_sync_wave"] == 25
+
+
+def test_versions_key_names_the_versions_entry():
+    result = plan(
+        component="minio",
+        layer="storage",
+        releases=[{"name": "minio-operator", "chart": "operator", "versions_key": "minio_operator", "namespace": "m"}],
+        objects=[],
+    )
+    assert result["releases"][0]["version"] == "7.1.1"
+    assert result["releases"][0]["sync_wave"] == 30
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"layer": "compute"}, "layer 'compute' is unknown; expected one of tenancy, networking"),
+        (
+            {"releases": [{"name": "x", "chart": "cilium", "namespace": "n"}]},
+            "metallb release 'x': versions.yml has no chart version 'cilium' in the selected release",
+        ),
+        (
+            {"releases": [{"name": "x", "chart": "metallb", "namespace": "n"}], "repositories": {}},
+            "metallb release 'x': platform_chart_repositories has no entry 'metallb'",
+        ),
+        (
+            {"releases": [{"name": "x", "chart": "metallb", "namespace": "n", "sync_wave": 5}]},
+            "metallb release 'x': sync_wave 5 is outside 0-4 (the layer's release waves)",
+        ),
+        ({"objects": [pool("a"), pool("a")]}, "metallb objects[1]: IPAddressPool a twice"),
+        (
+            {"objects": [{"kind": "X", "metadata": {"name": "a"}}]},
+            "metallb objects[0]: every object needs apiVersion and kind",
+        ),
+    ],
+)
+def test_plan_refuses_bad_input(overrides, message):
+    with pytest.raises(rr.RenderError) as error:
+        plan(**overrides)
+    assert message in str(error.value)
+
+
+def test_secret_values_never_reach_the_plan():
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "n"},
+        "stringData": {"password": "hunter2"},
+        "data": {"token": "aHVudGVyMg=="},
+    }
+    result = plan(secrets=[secret])
+    assert result["secrets"] == [{"name": "s", "namespace": "n", "type": "Opaque", "keys": ["password", "token"]}]
+    assert "hunter2" not in repr(result) and "aHVudGVyMg" not in repr(result)
+
+
+def test_gitops_files_layout_and_applications():
+    files = rr.gitops_files(plan(node_labels=[{"nodes": ["n2", "n1"], "labels": {"k": "v"}}]), SETTINGS)
+    assert sorted(files) == [
+        "apps/networking/metallb/metallb-objects.yaml",
+        "apps/networking/metallb/metallb.yaml",
+        "layers/networking/metallb/ipaddresspool-metallb-system-a.yaml",
+        "layers/networking/metallb/ipaddresspool-metallb-system-b.yaml",
+        "root.yaml",
+        "site/networking/metallb/node-labels.yaml",
+    ]
+    root = yaml.safe_load(files["root.yaml"])
+    assert root["spec"]["source"] == {
+        "repoURL": "https://git.example/p.git",
+        "targetRevision": "main",
+        "path": "clusters/dc1/apps",
+        "directory": {"recurse": True},
+    }
+    app = yaml.safe_load(files["apps/networking/metallb/metallb.yaml"])
+    assert app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "21"
+    assert app["spec"]["source"] == {
+        "repoURL": "https://metallb.github.io/metallb",
+        "chart": "metallb",
+        "targetRevision": "0.16.1",
+        "helm": {"releaseName": "metallb", "valuesObject": {"a": 1}},
+    }
+    assert app["spec"]["destination"]["namespace"] == "metallb-system"
+    assert "CreateNamespace=true" in app["spec"]["syncPolicy"]["syncOptions"]
+    objects_app = yaml.safe_load(files["apps/networking/metallb/metallb-objects.yaml"])
+    assert objects_app["spec"]["source"]["path"] == "clusters/dc1/layers/networking/metallb"
+    assert objects_app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "25"
+    labels = yaml.safe_load(files["site/networking/metallb/node-labels.yaml"])
+    assert labels["node_labels"] == [{"nodes": ["n1", "n2"], "labels": {"k": "v"}}]
+
+
+def test_oci_repositories_lose_their_scheme_for_argo_cd():
+    result = plan(
+        component="gpu-operator",
+        layer="gpu",
+        releases=[{"name": "gpu-operator", "chart": "gpu-operator", "namespace": "gpu-operator"}],
+        objects=[],
+    )
+    files = rr.gitops_files(result, SETTINGS)
+    app = yaml.safe_load(files["apps/gpu/gpu-operator/gpu-operator.yaml"])
+    assert app["spec"]["source"]["repoURL"] == "nvcr.io/charts"
+    assert "apps/gpu/gpu-operator/gpu-operator-objects.yaml" not in files
+
+
+def test_files_do_not_depend_on_input_order():
+    first = rr.gitops_files(plan(objects=[pool("a"), pool("b")]), SETTINGS)
+    reordered = {"namespace": "metallb-system", "name": "a"}
+    second = rr.gitops_files(
+        plan(objects=[pool("b"), {"metadata": reordered, "kind": "IPAddressPool", "apiVersion": "metallb.io/v1beta1"}]),
+        SETTINGS,
+    )
+    assert first == second
+
+
+def test_yaml_puts_identity_first_and_keeps_multiline_strings_readable():
+    text = rr.to_yaml(
+        {"data": {"config.yaml": "a: 1\nb: 2\n"}, "metadata": {"name": "x"}, "kind": "K", "apiVersion": "v1"}
+    )
+    assert text.splitlines()[:3] == ["---", "apiVersion: v1", "kind: K"]
+    assert "config.yaml: |" in text
+    assert yaml.safe_load(text)["data"]["config.yaml"] == "a: 1\nb: 2\n"
+
+
+def test_an_empty_repository_url_is_refused():
+    with pytest.raises(rr.RenderError, match="platform_gitops_repo_url"):
+        rr.gitops_files(plan(), {"repo_url": ""})
+
+
+def test_parse_gitops_tree_reads_the_files_back():
+    files = rr.gitops_files(plan(), SETTINGS)
+    tree = rr.parse_gitops_tree(files)
+    assert [a["metadata"]["name"] for a in tree["applications"]] == ["metallb-objects", "metallb", "platform"]
+    assert [o["metadata"]["name"] for o in tree["objects"]] == ["a", "b"]
+
+
+def test_missing_crds_names_custom_resources_without_an_established_crd():
+    crd = {
+        "spec": {"group": "metallb.io", "names": {"kind": "IPAddressPool"}},
+        "status": {"conditions": [{"type": "Established", "status": "True"}]},
+    }
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}
+    peer = {"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "p"}}
+    assert rr.missing_crds([pool("a"), namespace, peer], [crd]) == ["BGPPeer.metallb.io"]
+    assert rr.missing_crds([pool("a"), namespace], [crd]) == []
