@@ -283,6 +283,8 @@ def test_each_role_include_selects_the_role_and_all_its_feature_tags():
 def test_every_feature_tag_loads_the_role_vars_first():
     for role in _role_includes():
         loading = _vars_loading_tags(role)
+        per_distribution = [f for f in (ROOT / "roles" / role / "vars").glob("*.yml") if f.name != "main.yml"]
+        assert loading or not per_distribution, f"{role} has {per_distribution} but its main.yml never loads them"
         for tags in loading:
             # No tags: the task runs whenever the role does (a role with no feature tags).
             assert not tags or tags >= _feature_tags(role), (
