@@ -10,7 +10,7 @@ short_description: Write a set of text files under a folder and remove stale one
 version_added: 0.1.0
 description:
   - Makes the folder O(path) hold exactly the given files in the subfolders the caller owns
-    (O(owned)): each file is written when its content differs, files in an owned subfolder
+    (O(owned)). Each file is written when its content differs, files in an owned subfolder
     that are not given are removed, and files elsewhere are left alone.
   - The release_delivery role writes a component's part of the GitOps tree with it, in one call.
 author:

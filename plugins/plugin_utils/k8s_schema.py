@@ -40,7 +40,7 @@ class CrdIndex:
 
     def validate(self, obj: dict) -> list[str]:
         """Problems of one object; [] when it is valid. Objects of core or built-in APIs are not checked here."""
-        group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
+        group, _slash, version = str(obj.get("apiVersion", "")).rpartition("/")
         kind = obj.get("kind", "")
         name = (obj.get("metadata") or {}).get("name", "?")
         where = f"{kind}/{name}"

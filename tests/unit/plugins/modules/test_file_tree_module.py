@@ -10,7 +10,8 @@ def test_writes_then_reports_no_change(tmp_path):
     assert not failed
     assert first["changed"] is True and first["written"] == ["a/b.yaml"]
     assert oct((tmp_path / "a/b.yaml").stat().st_mode & 0o777) == "0o600"
-    second, _ = run_module(file_tree.main, args)
+    second, failed = run_module(file_tree.main, args)
+    assert not failed
     assert second["changed"] is False
 
 
