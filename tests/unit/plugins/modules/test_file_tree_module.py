@@ -16,9 +16,10 @@ def test_writes_then_reports_no_change(tmp_path):
 
 
 def test_check_mode_with_diff(tmp_path):
-    result, _ = run_module(
+    result, failed = run_module(
         file_tree.main, {"path": str(tmp_path), "files": {"a.yaml": "x"}}, check_mode=True, diff=True
     )
+    assert not failed
     assert result["changed"] is True
     assert result["diff"][0]["after"] == "x"
     assert not (tmp_path / "a.yaml").exists()
