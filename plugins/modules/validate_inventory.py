@@ -18,12 +18,25 @@ description:
     shown.
   - Checks include overlapping pod, service and node networks and MetalLB
     pools; pools outside the node network or holding a host address or the
-    API VIP; duplicate host addresses and node names; AS numbers out of range
+    API VIP; duplicate host addresses and node names, node names kubeadm
+    would refuse, node addresses that are no IP address; AS numbers out of range
     and BGP peers off the node network; MIG asked of a GPU without MIG, MIG
     together with time-slicing, unknown MIG configurations; GPU nodes whose
     class is undefined; teams, namespaces and buckets defined twice; missing
     secrets; a Kubernetes version outside the compatibility matrix in the
     collection's versions.yml.
+  - Every host's C(ansible_host), C(node_ip), C(node_name) and C(gpu_node_class)
+    are exactly C(hostvars[host][variable]), the values later plays see, from
+    wherever Ansible takes them (inline, group and host variables of any
+    inventory plugin, group_vars and host_vars next to the inventory and to the
+    playbook, vars plugins, facts, extra vars), templated with the host's own
+    variables. The group-level part of that merge is computed once per set of
+    groups, so 2,000 hosts cost well under a second.
+  - A node's name and address follow the one definition the kubeadm role uses
+    (filter P(baremetal.mlops.node_identity#filter)), name C(node_name), else
+    C(inventory_hostname) in lower case; address C(node_ip), else C(ansible_host)
+    when it is an IP address. Names are checked for every cluster host, with
+    or without an address.
   - This is an action plugin; it runs on the controller only and changes
     nothing.
 options:
@@ -52,6 +65,10 @@ attributes:
     description: Runs on the controller.
 notes:
   - The contract variables are documented in the collection's C(docs/inventory.md).
+  - With the environment variable E(BAREMETAL_MLOPS_PREFLIGHT_FULL_MERGE=1) every host is read through
+    C(hostvars) itself (Ansible's whole per-host merge, about a millisecond per host). The result is the same;
+    the tests use it to prove that. Under an ansible-core release whose variable merge the collection has not
+    reviewed, the action reads C(hostvars) that way by itself.
 """
 
 EXAMPLES = r"""
@@ -76,4 +93,13 @@ hosts_checked:
   returned: always
   type: int
   sample: 12
+host_variables:
+  description:
+    - How the hosts' variables were read, both giving C(hostvars[host][variable]). V(shared) computes the
+      group-level merge once per set of groups; V(full) asks C(hostvars) for every host (forced by
+      E(BAREMETAL_MLOPS_PREFLIGHT_FULL_MERGE=1), or under an ansible-core release not reviewed for V(shared)).
+  returned: always
+  type: str
+  choices: [shared, full]
+  sample: shared
 """

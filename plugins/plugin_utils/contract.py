@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from ansible_collections.baremetal.mlops.plugins.plugin_utils import gpu_catalog
+from ansible_collections.baremetal.mlops.plugins.plugin_utils import gpu_catalog, node_identity
 from ansible_collections.baremetal.mlops.plugins.plugin_utils.netcheck import (
     AddressError,
     contains,
@@ -34,6 +34,7 @@ CLUSTER_GROUPS = ("control_plane", "workers", "gpu_nodes")
 ADDRESSED_GROUPS = (*CLUSTER_GROUPS, "storage_nodes", "bgp_routers")
 _K8S_VERSION = re.compile(r"^v?(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IPV4_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _URL = re.compile(r"^(https?|oci|file)://\S+$")
@@ -49,18 +50,24 @@ class Undefined:
 
 @dataclass
 class Host:
-    """What the contract needs to know about one inventory host."""
+    """What the contract needs to know about one inventory host.
+
+    address and node_name come from the node identity (plugin_utils/node_identity.py):
+    address is node_ip, else ansible_host when it is an IP address, else None;
+    address_variable names the variable it came from.
+    """
 
     name: str
     groups: frozenset = frozenset()
     address: object = None
     gpu_node_class: object = None
-    node_name: str | None = None
+    node_name: object = None
+    address_variable: str = "ansible_host"
 
     @property
-    def kubernetes_name(self) -> str:
-        """The node name Kubernetes will register: the short host name, lower case."""
-        return (self.node_name or self.name).split(".")[0].lower()
+    def kubernetes_name(self):
+        """The node name kubeadm registers: node_name, else inventory_hostname in lower case."""
+        return node_identity.node_name(self.node_name, self.name)
 
 
 @dataclass
@@ -275,7 +282,7 @@ class Contract:
 
     def check_hosts(self):
         node_network = self.networks.get("platform_node_network")
-        by_address: dict[str, list[str]] = {}
+        by_address: dict[str, list[Host]] = {}
         by_name: dict[str, list[str]] = {}
         control_planes = self.hosts_in("control_plane")
         if not control_planes:
@@ -287,21 +294,28 @@ class Contract:
                 "hosts cannot keep etcd quorum better than one less would",
                 "an odd number of control plane hosts (1, 3 or 5)",
             )
+        # Names are checked with or without an address: kubeadm registers every cluster host.
+        for host in self.hosts_in(*CLUSTER_GROUPS):
+            name = self.check_node_name(host)
+            if name is not None:
+                by_name.setdefault(name, []).append(host.name)
         for host in self.hosts_in(*ADDRESSED_GROUPS):
             if host.address is None:
                 continue
-            if host.groups.intersection(CLUSTER_GROUPS):
-                by_name.setdefault(host.kubernetes_name, []).append(host.name)
+            variable = f"hostvars[{host.name}].{host.address_variable}"
+            expected = "the node's IP address on the node network"
+            if isinstance(host.address, Undefined):
+                self.report.missing(variable, host.address, expected)
+                continue
             try:
                 address = parse_address(host.address)
-            except AddressError:
-                # A DNS name: only duplicates can be checked on the controller.
-                by_address.setdefault(str(host.address), []).append(host.name)
+            except AddressError as exc:
+                self.report.add(variable, host.address, str(exc), expected)
                 continue
-            by_address.setdefault(str(address), []).append(host.name)
+            by_address.setdefault(str(address), []).append(host)
             if node_network is not None and address not in node_network:
                 self.report.add(
-                    f"hostvars[{host.name}].ansible_host",
+                    variable,
                     str(address),
                     f"is outside platform_node_network {show(str(node_network))}",
                     "every host address on the node network",
@@ -330,19 +344,41 @@ class Contract:
                         f"contains the API VIP {self.api_address}",
                         "MetalLB pools that hold neither host addresses nor the API VIP",
                     )
-        for address, names in sorted(by_address.items()):
-            if len(names) > 1:
+        for address, hosts in sorted(by_address.items()):
+            if len(hosts) > 1:
                 self.report.add(
-                    "ansible_host", address, f"is used by {len(names)} hosts ({', '.join(names)})", "unique addresses"
+                    "/".join(sorted({host.address_variable for host in hosts})),
+                    address,
+                    f"is used by {len(hosts)} hosts ({', '.join(host.name for host in hosts)})",
+                    "unique addresses",
                 )
         for name, hosts in sorted(by_name.items()):
             if len(hosts) > 1:
                 self.report.add(
-                    "inventory_hostname",
+                    "node_name",
                     name,
                     f"is the node name of {len(hosts)} hosts ({', '.join(hosts)})",
-                    "unique Kubernetes node names (short host name, lower case)",
+                    "unique Kubernetes node names (node_name, else inventory_hostname in lower case)",
                 )
+
+    def check_node_name(self, host):
+        """The host's Kubernetes node name, or None after reporting why it cannot be one."""
+        name = host.kubernetes_name
+        given = node_identity.is_set(host.node_name)
+        variable = f"hostvars[{host.name}].{'node_name' if given else 'inventory_hostname'}"
+        if isinstance(name, Undefined):
+            self.report.missing(variable, name, "a Kubernetes node name")
+            return None
+        if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+            self.report.add(
+                variable,
+                name,
+                "is not a Kubernetes node name",
+                "a DNS-1123 subdomain: lower case letters, digits, '-' and '.', at most 253 characters"
+                + ("" if given else " (set node_name)"),
+            )
+            return name if isinstance(name, str) else None
+        return name
 
     def problem_plain(self, variable, problem, expected):
         self.report.problems.append(f"{variable}: {problem}; expected {expected}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from ansible_collections.baremetal.mlops.plugins.plugin_utils.contract_hosts import FULL_MERGE_ENV
+
 pytestmark = pytest.mark.e2e
 
 
@@ -132,3 +134,58 @@ def test_gpu_class_set_by_a_group_is_read(playbook, vault_password, example_inve
         "expected one of a100-training, a100-inference-mig, l4-inference"
     ) in output
     assert "The inventory breaks its contract in 1 place(s)" in output
+
+
+def cluster_hosts(data):
+    """Every host of k8s_cluster's child groups in the example hosts.yml: {name: inline variables}."""
+    children = data["all"]["children"]["k8s_cluster"]["children"]
+    return {name: values for group in children.values() for name, values in group["hosts"].items()}
+
+
+def both_ways(playbook, *args):
+    """The preflight play run as it runs by default and with the full per-host merge forced."""
+    return [playbook(*args), playbook(*args, env={FULL_MERGE_ENV: "1"})]
+
+
+def test_node_ip_templated_from_a_management_address_is_checked_not_ansible_host(
+    playbook, vault_password, example_inventory
+):
+    """Hosts reached on a management network; a group template puts node_ip on the node network."""
+
+    def management(data):
+        for values in cluster_hosts(data).values():
+            values["ansible_host"] = "192.168.100." + values["ansible_host"].rsplit(".", 1)[1]
+
+    edit(example_inventory / "hosts.yml", management)
+    node_ip = example_inventory / "group_vars" / "k8s_cluster.yml"
+    node_ip.write_text("---\nnode_ip: \"10.20.0.{{ ansible_host.split('.')[-1] }}\"\n")
+    args = ("playbooks/preflight.yml", "-i", example_inventory, "--vault-password-file", vault_password)
+    for result in both_ways(playbook, *args):
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "failed=0" in result.stdout
+
+    # The templated value is what preflight checks: off the node network, it is named.
+    node_ip.write_text("---\nnode_ip: \"10.30.0.{{ ansible_host.split('.')[-1] }}\"\n")
+    for result in both_ways(playbook, *args):
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert (
+            "- hostvars[cp-01.dc1.example.com].node_ip: '10.30.0.11' is outside platform_node_network '10.20.0.0/24'; "
+            "expected every host address on the node network"
+        ) in output
+        assert "The inventory breaks its contract in 14 place(s)" in output, output
+        assert "192.168.100." not in output
+
+
+def test_one_node_ip_for_every_worker_is_a_duplicate(playbook, vault_password, example_inventory):
+    (example_inventory / "group_vars" / "workers.yml").write_text("---\nnode_ip: 10.20.0.99\n")
+    args = ("playbooks/preflight.yml", "-i", example_inventory, "--vault-password-file", vault_password)
+    for result in both_ways(playbook, *args):
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert (
+            "- node_ip: '10.20.0.99' is used by 6 hosts (stor-01.dc1.example.com, stor-02.dc1.example.com, "
+            "stor-03.dc1.example.com, cpu-01.dc1.example.com, cpu-02.dc1.example.com, cpu-03.dc1.example.com); "
+            "expected unique addresses"
+        ) in output, output
+        assert "The inventory breaks its contract in 1 place(s)" in output

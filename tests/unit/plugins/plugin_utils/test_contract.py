@@ -392,11 +392,94 @@ HOST_CASES = {
         hosts_with(Host("cpu-02", frozenset({"workers"}), "10.20.0.21")),
         ["ansible_host: '10.20.0.21' is used by 2 hosts (cpu-01, cpu-02); expected unique addresses"],
     ),
-    "duplicate node name": (
-        hosts_with(Host("CPU-01.dc2.example.com", frozenset({"workers"}), "10.20.0.22")),
+    "duplicate node name (inventory_hostname in lower case)": (
+        hosts_with(Host("CPU-01", frozenset({"workers"}), "10.20.0.22")),
         [
-            "inventory_hostname: 'cpu-01' is the node name of 2 hosts (cpu-01, CPU-01.dc2.example.com); "
-            "expected unique Kubernetes node names (short host name, lower case)"
+            "node_name: 'cpu-01' is the node name of 2 hosts (cpu-01, CPU-01); "
+            "expected unique Kubernetes node names (node_name, else inventory_hostname in lower case)"
+        ],
+    ),
+    "duplicate node name (node_name)": (
+        hosts_with(Host("cpu-02", frozenset({"workers"}), "10.20.0.22", node_name="a100-01")),
+        [
+            "node_name: 'a100-01' is the node name of 2 hosts (a100-01, cpu-02); "
+            "expected unique Kubernetes node names (node_name, else inventory_hostname in lower case)"
+        ],
+    ),
+    "duplicate node name of hosts without an address": (
+        hosts_with(
+            Host("cpu-02.dc1", frozenset({"workers"}), None, node_name="cpu-x"),
+            Host("cpu-03.dc1", frozenset({"workers"}), None, node_name="cpu-x"),
+        ),
+        [
+            "node_name: 'cpu-x' is the node name of 2 hosts (cpu-02.dc1, cpu-03.dc1); "
+            "expected unique Kubernetes node names (node_name, else inventory_hostname in lower case)"
+        ],
+    ),
+    "same fully qualified names in two domains are two nodes": (
+        hosts_with(
+            Host("cpu-02.dc1.example.com", frozenset({"workers"}), "10.20.0.22"),
+            Host("cpu-02.dc2.example.com", frozenset({"workers"}), "10.20.0.23"),
+        ),
+        [],
+    ),
+    "node_name that kubeadm refuses": (
+        hosts_with(Host("cpu-02", frozenset({"workers"}), "10.20.0.22", node_name="cpu_02")),
+        [
+            "hostvars[cpu-02].node_name: 'cpu_02' is not a Kubernetes node name; "
+            "expected a DNS-1123 subdomain: lower case letters, digits, '-' and '.', at most 253 characters"
+        ],
+    ),
+    "inventory_hostname that kubeadm refuses": (
+        hosts_with(Host("cpu_02", frozenset({"workers"}), "10.20.0.22")),
+        [
+            "hostvars[cpu_02].inventory_hostname: 'cpu_02' is not a Kubernetes node name; "
+            "expected a DNS-1123 subdomain: lower case letters, digits, '-' and '.', at most 253 characters "
+            "(set node_name)"
+        ],
+    ),
+    "node_name from an undefined variable": (
+        hosts_with(
+            Host("cpu-02", frozenset({"workers"}), "10.20.0.22", node_name=Undefined("refers to an undefined variable"))
+        ),
+        ["hostvars[cpu-02].node_name: refers to an undefined variable; expected a Kubernetes node name"],
+    ),
+    "routers are not nodes: their names are not checked": (
+        hosts_with(Host("RTR_02", frozenset({"bgp_routers"}), "10.20.0.3")),
+        [],
+    ),
+    "node_ip outside the node network": (
+        hosts_with(Host("cpu-09", frozenset({"workers"}), "10.21.0.9", address_variable="node_ip")),
+        [
+            "hostvars[cpu-09].node_ip: '10.21.0.9' is outside platform_node_network '10.20.0.0/24'; "
+            "expected every host address on the node network"
+        ],
+    ),
+    "node_ip that is not an IP address": (
+        hosts_with(Host("cpu-09", frozenset({"workers"}), "cpu-09.example.com", address_variable="node_ip")),
+        [
+            "hostvars[cpu-09].node_ip: 'cpu-09.example.com' is not an IP address; "
+            "expected the node's IP address on the node network"
+        ],
+    ),
+    "node_ip from an undefined variable": (
+        hosts_with(
+            Host(
+                "cpu-09",
+                frozenset({"workers"}),
+                Undefined("refers to an undefined variable ('x' is undefined)"),
+                address_variable="node_ip",
+            )
+        ),
+        [
+            "hostvars[cpu-09].node_ip: refers to an undefined variable ('x' is undefined); "
+            "expected the node's IP address on the node network"
+        ],
+    ),
+    "duplicate address from node_ip and ansible_host": (
+        hosts_with(Host("cpu-02", frozenset({"workers"}), "10.20.0.21", address_variable="node_ip")),
+        [
+            "ansible_host/node_ip: '10.20.0.21' is used by 2 hosts (cpu-01, cpu-02); expected unique addresses",
         ],
     ),
     "host off the node network": (
