@@ -232,12 +232,11 @@ class Data:
             return
         user = proc.run_as("postgres")
         datadir.mkdir(parents=True, exist_ok=True)
-        for path in (datadir, self.secrets_dir):
-            path.mkdir(parents=True, exist_ok=True)
         if user:
             entry = pwd.getpwnam(user)
             os.chown(datadir, entry.pw_uid, entry.pw_gid)
-        pwfile = self.secrets_dir / "postgres-superuser.pw"
+        # beside the data directory, not in secrets/ (mode 0700, root's): initdb runs as `postgres`
+        pwfile = self.home / "initdb.pw"
         proc.write_private(pwfile, self.settings.postgres_superuser_password + "\n", owner=user)
         try:
             initdb = [str(self.postgres_bin() / "initdb"), "-D", str(datadir), "-U", "postgres"]
@@ -318,7 +317,7 @@ class Data:
     def up(self, names=SERVICES, log=print) -> list[str]:
         """Start the named services (and what they need); return those this call started."""
         started = []
-        self.secrets_dir.mkdir(parents=True, exist_ok=True)
+        self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.write_client_files()
         try:
             for name in self.ordered(names):

@@ -275,4 +275,9 @@ class Settings:
 
 
 def load(root: Path = ROOT) -> Settings:
-    return Settings(root=root, inventory_path=root / "inventories" / "lab")
+    """The lab's settings: inventories/lab, or the inventory LAB_INVENTORY names.
+
+    A second inventory (other addresses and ports) with its own LAB_STATE_DIR
+    runs a second lab beside the first on one machine.
+    """
+    return Settings(root=root, inventory_path=Path(os.environ.get("LAB_INVENTORY", root / "inventories" / "lab")))
