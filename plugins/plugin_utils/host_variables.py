@@ -18,7 +18,10 @@ set of groups, skips the host-level vars plugin calls only where they provably
 return nothing (the builtin host_group_vars plugin is the only one that runs
 and no host_vars file or folder of that host exists), and skips
 ``clean_facts`` only for an empty fact cache (it returns ``{}`` for ``{}``).
-Values are read through Ansible's ``HostVarsVars``, so templating is Ansible's.
+Values are templated as ``HostVarsVars`` templates them, with Ansible's
+TemplateEngine; only the compiled form of a template string shared by many
+hosts is reused (see _compile_once_engine). What this leaves out is display
+only: the warnings get_vars prints for reserved variable names.
 
 It mirrors ansible-core functions line by line; ``MIRRORED_DIGEST`` pins their
 source. Under any other ansible-core, ``available()`` is false and callers use
@@ -32,6 +35,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import linecache
 import os
 from collections.abc import Mapping
 
@@ -48,6 +52,18 @@ from ansible.vars.clean import clean_facts, namespace_facts
 from ansible.vars.hostvars import HostVars, HostVarsVars
 
 STAGE = "task"  # what HostVars.raw_get asks get_vars for (its default)
+# The VARIABLE_PRECEDENCE entries HostVariables merges; any other entry (get_vars
+# warns about it, or fails on it) leaves the work to hostvars.
+GROUP_LAYERS = frozenset(
+    (
+        "all_inventory",
+        "all_plugins_inventory",
+        "all_plugins_play",
+        "groups_inventory",
+        "groups_plugins_inventory",
+        "groups_plugins_play",
+    )
+)
 HOST_GROUP_VARS = "ansible.builtin.host_group_vars"
 
 # The ansible-core code HostVariables reproduces. A change to any of it turns
@@ -71,15 +87,26 @@ MIRRORED = (
 MIRRORED_DIGEST = "cbb8c346c1faf88022a637a5359a290b63938d08a471893478cf426042ffa4f0"  # ansible-core 2.19.14
 
 
+def _last_line(code) -> int:
+    """The last source line of a code object and the code objects nested in it."""
+    last = max((line for _, _, line in code.co_lines() if line), default=code.co_firstlineno)
+    return max([last, *(_last_line(const) for const in code.co_consts if inspect.iscode(const))])
+
+
 @functools.cache
 def mirrored_digest() -> str:
-    """SHA-256 of the source of the mirrored ansible-core functions ('' when unreadable)."""
+    """SHA-256 of the source lines of the mirrored ansible-core functions ('' when unreadable).
+
+    From each function's def line to its last line of code: what inspect.getsource
+    would give, without the tokenizing that costs tens of milliseconds.
+    """
     digest = hashlib.sha256()
-    try:
-        for function in MIRRORED:
-            digest.update(inspect.getsource(function).encode())
-    except (OSError, TypeError):
-        return ""
+    for function in MIRRORED:
+        code = function.__code__
+        lines = linecache.getlines(code.co_filename)
+        if not lines:
+            return ""
+        digest.update("".join(lines[code.co_firstlineno - 1 : _last_line(code)]).encode())
     return digest.hexdigest()
 
 
@@ -108,7 +135,7 @@ class HostVariables:
         """True when hostvars is Ansible's and this ansible-core is the one mirrored."""
         return (
             isinstance(hostvars, HostVars)
-            and "plugins_by_groups" not in C.VARIABLE_PRECEDENCE
+            and set(C.VARIABLE_PRECEDENCE) <= GROUP_LAYERS
             and mirrored_digest() == MIRRORED_DIGEST
         )
 
@@ -168,9 +195,8 @@ class HostVariables:
             "groups_plugins_play": lambda: self._plugins_play(host_groups),
         }
         all_vars: dict = {}
-        for entry in C.VARIABLE_PRECEDENCE:
-            if entry in layers:  # get_vars warns about and skips unknown entries
-                all_vars = _combine(all_vars, layers[entry]())
+        for entry in C.VARIABLE_PRECEDENCE:  # only GROUP_LAYERS entries (available())
+            all_vars = _combine(all_vars, layers[entry]())
         return all_vars
 
     def _plugins_inventory(self, entities) -> dict:

@@ -102,6 +102,23 @@ def test_same_variables_hosts_and_problems_as_the_full_merge(seed, tmp_path, mon
     assert judged(fast_hosts) == judged(full_hosts)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_a_reordered_variable_precedence_is_followed(seed, tmp_path, monkeypatch):
+    monkeypatch.setattr(C, "VARIABLE_PRECEDENCE", list(reversed(C.VARIABLE_PRECEDENCE)))
+    hostvars, inventory = ansible_hostvars(generate(seed, tmp_path), monkeypatch)
+    assert HostVariables.available(hostvars)
+    fast = HostVariables(hostvars)
+    for host in inventory.get_hosts():
+        assert fast.raw(host) == hostvars.raw_get(host.name), host.name
+
+
+def test_an_unknown_precedence_entry_leaves_the_work_to_hostvars(tmp_path, monkeypatch):
+    hostvars = ansible_hostvars(generate(0, tmp_path), monkeypatch)[0]
+    monkeypatch.setattr(C, "VARIABLE_PRECEDENCE", [*C.VARIABLE_PRECEDENCE, "plugins_by_groups"])
+    assert not HostVariables.available(hostvars)
+    assert read_hosts(hostvars, {"all": []})[1] == "full"
+
+
 def test_generated_inventories_cover_every_feature_and_problem(tmp_path, monkeypatch):
     features, problems = set(), []
     for seed in SEEDS:
