@@ -89,7 +89,7 @@ MIRRORED_DIGEST = "cbb8c346c1faf88022a637a5359a290b63938d08a471893478cf426042ffa
 
 def _last_line(code) -> int:
     """The last source line of a code object and the code objects nested in it."""
-    last = max((line for _, _, line in code.co_lines() if line), default=code.co_firstlineno)
+    last = max((span[2] for span in code.co_lines() if span[2]), default=code.co_firstlineno)
     return max([last, *(_last_line(const) for const in code.co_consts if inspect.iscode(const))])
 
 

@@ -12,6 +12,8 @@ itself, with a legacy vars plugin next to the playbook too.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from ansible import constants as C
 from ansible import context
@@ -33,6 +35,7 @@ from ansible_collections.baremetal.mlops.plugins.plugin_utils.contract_hosts imp
 from ansible_collections.baremetal.mlops.plugins.plugin_utils.host_variables import HostVariables
 from ansible_collections.baremetal.mlops.tests.unit.plugins.plugin_utils.inventory_generator import Generated, generate
 
+ROOT = Path(__file__).resolve().parents[4]
 SEEDS = range(40)
 VERSIONS = {"platform_release_default": "r1", "platform_releases": {"r1": {"kubernetes": ["1.36"], "charts": {}}}}
 CONTRACT = {
@@ -56,7 +59,8 @@ INVENTORY_PLUGINS = ["ansible.builtin.yaml", "ansible.builtin.ini", "ansible.bui
 
 @pytest.fixture(scope="module", autouse=True)
 def plugin_loader():
-    init_plugin_loader([])
+    """Ansible's plugin loader, as ansible-playbook sets it up (this collection found where ansible.cfg says)."""
+    init_plugin_loader([str(ROOT / "collections")])
 
 
 def ansible_hostvars(generated, monkeypatch):
