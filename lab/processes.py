@@ -168,7 +168,11 @@ def _parse_proc_net(path: str, family: int) -> dict[int, tuple[str, int]]:
         raw = bytes.fromhex(hex_addr)
         # the kernel prints each 32-bit word in host (little-endian) order
         raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-        found[int(parts[9])] = (socket.inet_ntop(family, raw), int(hex_port, 16))
+        ip = ipaddress.ip_address(socket.inet_ntop(family, raw))
+        # an IPv6 socket bound to an IPv4-mapped address serves that IPv4 address
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        found[int(parts[9])] = (str(ip), int(hex_port, 16))
     return found
 
 
@@ -184,7 +188,7 @@ def socket_inodes(pid: int) -> set[int]:
 
 
 def listening_sockets(pids: list[int]) -> list[tuple[int, str, int]]:
-    """(pid, address, port) of every TCP socket the given processes listen on."""
+    """(pid, address, port) of every TCP socket the given processes listen on (IPv4-mapped shown as IPv4)."""
     table = _parse_proc_net("/proc/net/tcp", socket.AF_INET)
     table |= _parse_proc_net("/proc/net/tcp6", socket.AF_INET6)
     found = []

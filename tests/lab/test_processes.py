@@ -157,3 +157,12 @@ def test_signals_reach_the_whole_process_group(manager):
     manager.stop("parent", grace=5)
     assert [p for p in children if proc.start_time(p) is not None] == []
     assert proc.Spec("x", [], [], lambda: True).stop_signal == signal.SIGTERM
+
+
+def test_ipv4_mapped_listeners_read_as_ipv4():
+    with socket.socket(socket.AF_INET6) as sock:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(("::ffff:127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert (os.getpid(), "127.0.0.1", port) in proc.listening_sockets([os.getpid()])
