@@ -52,9 +52,16 @@ def chart_value_problems(values: dict, chart_path: str) -> list:
         raise AnsibleFilterError(f"chart_value_problems: {exc}") from exc
 
 
-def image_list(entries: list) -> str:
-    """[{release, images}] -> the image list file's content."""
-    return images.image_list(release_render.plain(entries))
+def image_list(template_results: list, chart_folder: str) -> str:
+    """The image list file's content from the registered `helm template` results (item: the release)."""
+    entries = []
+    for result in template_results:
+        release = result["item"]
+        chart = f"{chart_folder}/{release['chart']}-{release['version']}.tgz"
+        entries.append(
+            {"release": release["name"], "images": release_images(result["stdout"], chart, release.get("values"))}
+        )
+    return images.image_list(entries)
 
 
 def missing_crds(objects: list, crds: list) -> list:

@@ -42,13 +42,17 @@ def _strings(node):
 
 
 def split_image(node: dict) -> str | None:
-    """The image a mapping names: `image`, or `repository/image:version` (GPU Operator style)."""
+    """The image a mapping names: `image`, or `repository/image:version` (GPU Operator style).
+
+    None when the mapping names no image, or names a part that is off (`enabled: false`) or not
+    configured (an operator-style part without repository or version).
+    """
     image = node.get("image")
-    if not isinstance(image, str) or not image:
+    if not isinstance(image, str) or not image or node.get("enabled") is False:
         return None
-    repository, version = node.get("repository"), node.get("version")
-    if isinstance(repository, str) and isinstance(version, str):
-        if node.get("enabled") is False or not repository or not version:
+    if "repository" in node or "version" in node:
+        repository, version = node.get("repository"), node.get("version")
+        if not (isinstance(repository, str) and repository and isinstance(version, str) and version):
             return None
         return f"{repository.rstrip('/')}/{image}:{version}"
     return image
@@ -81,6 +85,9 @@ def release_images(manifests: list, values=None) -> list[str]:
     images = manifest_images(manifests)
     text = set(_strings(manifests))
     for candidate in value_images(values or {}):
+        # Already listed in full (with a registry in front or a digest behind): not again.
+        if any(candidate in image for image in images):
+            continue
         if any(candidate in string for string in text):
             images.add(candidate)
     return sorted(images)

@@ -12,6 +12,8 @@ from ansible_collections.baremetal.mlops.plugins.plugin_utils import images
         ({"repository": "nvcr.io/nvidia/", "image": "driver", "version": "595"}, "nvcr.io/nvidia/driver:595"),
         ({"repository": "nvcr.io/nvidia", "image": "driver", "version": "595", "enabled": False}, None),
         ({"repository": "", "image": "vgpu", "version": ""}, None),
+        ({"image": "vgpu-manager", "enabled": False}, None),
+        ({"image": "vgpu-manager", "version": "1"}, None),
         ({"image": ""}, None),
         ({"image": {"repository": "x"}}, None),
     ],
@@ -31,7 +33,7 @@ def test_release_images_takes_containers_operator_parts_and_mentioned_value_imag
                         "containers": [
                             {
                                 "name": "m",
-                                "image": "longhornio/longhorn-manager:v1",
+                                "image": "docker.io/longhornio/longhorn-manager:v1",
                                 "args": ["--engine-image", "longhornio/longhorn-engine:v1"],
                             }
                         ],
@@ -43,12 +45,13 @@ def test_release_images_takes_containers_operator_parts_and_mentioned_value_imag
     ]
     values = [
         {"image": {"engine": {"repository": "longhornio/longhorn-engine", "tag": "v1"}}},
+        {"manager": {"repository": "longhornio/longhorn-manager", "tag": "v1"}},  # listed already, not again
         {"ui": {"repository": "longhornio/longhorn-ui", "tag": "v1"}},  # never rendered: left out
     ]
     assert images.release_images(manifests, values) == [
         "busybox:1",
+        "docker.io/longhornio/longhorn-manager:v1",
         "longhornio/longhorn-engine:v1",
-        "longhornio/longhorn-manager:v1",
         "nvcr.io/k8s/tk:v2",
     ]
 

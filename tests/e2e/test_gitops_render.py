@@ -1,0 +1,319 @@
+"""GitOps delivery of the cluster layers for inventories/example, with no cluster.
+
+ansible-playbook runs the tenancy, networking, storage and GPU roles with
+platform_delivery=gitops into a temporary Git tree, charts from the chart
+mirror. The tree is then checked against the charts (values, `helm
+template`), the CRD schemas, the rendering both modes read, the vault and
+the image list; a second run changes nothing and check mode writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.constants import DEFAULT_VAULT_ID_MATCH
+from ansible.parsing.vault import VaultLib, VaultSecret
+
+from ansible_collections.baremetal.mlops.plugins.plugin_utils import chart_check, images, k8s_schema, release_render
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK = "tests/e2e/playbooks/render-cluster-layers.yml"
+MIRROR = Path(os.environ.get("LAB_CHART_MIRROR", ROOT.parent / "shared" / "mirror" / "charts"))
+CRD_FIXTURES = ROOT / "tests" / "fixtures" / "crds"
+KUBERNETES_VERSION = yaml.safe_load((ROOT / "inventories/example/group_vars/all/platform.yml").read_text())[
+    "platform_kubernetes_version"
+]
+
+
+def versions() -> dict:
+    return yaml.safe_load((ROOT / "versions.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def helm(tmp_path_factory):
+    """The lab's pinned Helm 3 (built into the tool cache when absent), with its own home."""
+    sys.path.insert(0, str(ROOT))
+    from lab import toolchain
+
+    pins = versions()["lab_tools"]
+    toolchain.build(pins, only=["helm"])
+    home = tmp_path_factory.mktemp("helm-home")
+    env = {f"HELM_{kind}_HOME": str(home / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")}
+    return str(toolchain.binary_paths(pins)["helm"]), env
+
+
+@pytest.fixture(scope="module")
+def render(playbook, vault_password, helm, tmp_path_factory):
+    """render(tree, *extra args) -> CompletedProcess of the playbook in gitops mode."""
+    assert MIRROR.is_dir(), f"the chart mirror {MIRROR} is missing (see docs/lab.md)"
+    binary, env = helm
+
+    def run(tree, *extra):
+        return playbook(
+            PLAYBOOK,
+            "-i",
+            "inventories/example",
+            "--vault-password-file",
+            vault_password,
+            "-e",
+            "platform_delivery=gitops",
+            "-e",
+            f"platform_gitops_dir={tree}",
+            "-e",
+            f"release_delivery_chart_dir={MIRROR}",
+            "-e",
+            f"release_delivery_helm_binary={binary}",
+            *extra,
+            env=env,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def tree(render, tmp_path_factory):
+    """The Git tree and the renderings of the first run: (tree folder, plan folder, output)."""
+    base = tmp_path_factory.mktemp("gitops")
+    tree, plans = base / "tree", base / "plans"
+    result = render(tree, "-e", f"release_delivery_plan_dir={plans}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return tree, plans, result.stdout
+
+
+def read_tree(tree: Path) -> dict[str, str]:
+    return {str(p.relative_to(tree)): p.read_text() for p in sorted(tree.rglob("*")) if p.is_file()}
+
+
+def applications(tree: Path) -> list[dict]:
+    return release_render.parse_gitops_tree(read_tree(tree))["applications"]
+
+
+def release_apps(tree: Path) -> list[dict]:
+    return [app for app in applications(tree) if "chart" in app["spec"]["source"]]
+
+
+def chart_path(app: dict) -> str:
+    source = app["spec"]["source"]
+    return str(MIRROR / f"{source['chart']}-{source['targetRevision']}.tgz")
+
+
+def test_applications_in_layer_order(tree):
+    apps = applications(tree[0])
+    order = sorted(
+        (int(app["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", 0)), app["metadata"]["name"])
+        for app in apps
+    )
+    assert order == [
+        (0, "platform"),
+        (15, "platform-tenancy-objects"),
+        (20, "cilium"),
+        (21, "metallb"),
+        (25, "cilium-objects"),
+        (25, "metallb-objects"),
+        (30, "longhorn"),
+        (31, "minio-operator"),
+        (32, "minio-tenant"),
+        (40, "gpu-operator"),
+    ]
+    inventory = yaml.safe_load((ROOT / "inventories/example/group_vars/all/charts.yml").read_text())
+    charts = versions()["platform_releases"]["2026.11"]["charts"]
+    keys = {"operator": "minio_operator", "tenant": "minio_tenant"}
+    for app in release_apps(tree[0]):
+        source = app["spec"]["source"]
+        assert source["repoURL"] == inventory["platform_chart_repositories"][source["chart"]]
+        assert source["targetRevision"] == charts[keys.get(source["chart"], source["chart"].replace("-", "_"))]
+        assert "CreateNamespace=true" in app["spec"]["syncPolicy"]["syncOptions"]
+    root = next(app for app in applications(tree[0]) if app["metadata"]["name"] == "platform")
+    assert root["spec"]["source"]["repoURL"] == "https://git.dc1.example.com/platform/platform-gitops.git"
+
+
+def test_tree_holds_exactly_the_rendering_both_modes_read(tree):
+    folder, plans, _ = tree
+    rendered = [json.loads(path.read_text()) for path in sorted(plans.glob("*.json"))]
+    assert [plan["component"] for plan in rendered] == [
+        "cilium",
+        "gpu-operator",
+        "longhorn",
+        "metallb",
+        "minio",
+        "platform-tenancy",
+    ]
+    by_name = {app["metadata"]["name"]: app for app in release_apps(folder)}
+    files = read_tree(folder)
+    for plan in rendered:
+        for release in plan["releases"]:
+            source = by_name[release["name"]]["spec"]["source"]
+            assert source["helm"]["valuesObject"] == release["values"], release["name"]
+            assert source["targetRevision"] == release["version"]
+        prefix = f"layers/{plan['layer']}/{plan['component']}/"
+        written = [yaml.safe_load(text) for path, text in files.items() if path.startswith(prefix)]
+        assert sorted(written, key=release_render.object_key) == plan["objects"], plan["component"]
+
+
+def test_direct_delivery_reads_the_same_rendering():
+    direct = (ROOT / "roles/release_delivery/tasks/direct.yml").read_text()
+    for raw in ("release_delivery_releases", "release_delivery_objects", "release_delivery_node_labels"):
+        assert raw not in direct, f"direct.yml must read __release_delivery_plan, not {raw}"
+    assert "__release_delivery_plan.releases" in direct and "__release_delivery_plan.objects" in direct
+
+
+def test_values_fit_their_charts(tree):
+    for app in release_apps(tree[0]):
+        values = app["spec"]["source"]["helm"]["valuesObject"]
+        assert chart_check.value_problems(values, chart_check.checked_defaults(chart_path(app))) == [], app["metadata"]
+    assert "tenant.configSecret.existingSecret" in chart_check.DOCUMENTED_IN_COMMENTS["tenant"]
+
+
+def helm_template(helm, app: dict, tmp_path: Path) -> str:
+    binary, env = helm
+    values = tmp_path / f"{app['metadata']['name']}.values.yaml"
+    values.write_text(yaml.safe_dump(app["spec"]["source"]["helm"]["valuesObject"]))
+    result = subprocess.run(
+        [
+            binary,
+            "template",
+            app["metadata"]["name"],
+            chart_path(app),
+            "--namespace",
+            app["spec"]["destination"]["namespace"],
+            "--values",
+            str(values),
+            "--kube-version",
+            KUBERNETES_VERSION,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
+    )
+    assert result.returncode == 0, f"helm template {app['metadata']['name']}: {result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def manifests(tree, helm, tmp_path_factory):
+    """Release name -> the documents `helm template` renders with the tree's values."""
+    work = tmp_path_factory.mktemp("templates")
+    return {
+        app["metadata"]["name"]: images.parse_manifests(helm_template(helm, app, work)) for app in release_apps(tree[0])
+    }
+
+
+def crd_index() -> k8s_schema.CrdIndex:
+    index = k8s_schema.CrdIndex()
+    for chart in sorted(MIRROR.glob("*.tgz")):
+        for crd in chart_check.chart_crds(str(chart)):
+            index.add(crd)
+    for fixture in sorted(CRD_FIXTURES.glob("*.yaml")):
+        index.add(yaml.safe_load(fixture.read_text()))
+    return index
+
+
+def test_custom_resources_validate_against_their_crds(tree, manifests):
+    index = crd_index()
+    parsed = release_render.parse_gitops_tree(read_tree(tree[0]))
+    rendered = [doc for docs in manifests.values() for doc in docs]
+    custom = [
+        obj
+        for obj in parsed["objects"] + parsed["applications"] + rendered
+        if release_render.object_key(obj)[0] not in release_render.BUILT_IN_GROUPS
+        and obj["kind"] != "CustomResourceDefinition"
+    ]
+    kinds = {obj["kind"] for obj in custom}
+    assert {
+        "Application",
+        "CiliumNetworkPolicy",
+        "IPAddressPool",
+        "BGPPeer",
+        "BGPAdvertisement",
+        "Tenant",
+        "ClusterPolicy",
+    } <= kinds
+    problems = [problem for obj in custom for problem in index.validate(obj)]
+    assert problems == []
+
+
+def test_a_wrong_field_is_caught_by_the_crd_check(tree):
+    pools = sorted((tree[0] / "layers/networking/metallb").glob("ipaddresspool-*"))
+    pool = yaml.safe_load(pools[0].read_text())
+    pool["spec"]["autoAsign"] = True
+    assert crd_index().validate(pool) == [
+        f"IPAddressPool/{pool['metadata']['name']}.spec.autoAsign: unknown field (the schema does not declare it)"
+    ]
+
+
+def vault_values() -> list[str]:
+    password = (ROOT / "tests/fixtures/example-vault-password").read_text().strip().encode()
+    vault = VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(password))])
+    plain = vault.decrypt((ROOT / "inventories/example/group_vars/all/vault.yml").read_text())
+    values = [str(value) for value in yaml.safe_load(plain).values()]
+    assert len(values) >= 7
+    return values
+
+
+def test_no_vault_value_reaches_the_tree(tree):
+    folder, plans, output = tree
+    texts = {**read_tree(folder), **{f"plans/{p.name}": p.read_text() for p in plans.glob("*.json")}, "output": output}
+    leaks = [(path, value[:3] + "...") for value in vault_values() for path, text in texts.items() if value in text]
+    assert leaks == []
+    secrets = yaml.safe_load(texts["site/storage/longhorn/secrets.yaml"])["secrets"]
+    assert secrets == [
+        {
+            "name": "longhorn-backup-s3",
+            "namespace": "longhorn-system",
+            "type": "Opaque",
+            "keys": ["AWS_ACCESS_KEY_ID", "AWS_ENDPOINTS", "AWS_SECRET_ACCESS_KEY"],
+        }
+    ]
+
+
+def test_every_rendered_image_is_in_the_image_list(tree, manifests):
+    listed = set()
+    for path in (tree[0] / "images").glob("*.txt"):
+        listed.update(tuple(line.split()) for line in path.read_text().splitlines() if not line.startswith("#"))
+    for release, documents in manifests.items():
+        found = images.manifest_images(documents)
+        assert found, release
+        missing = sorted(image for image in found if (image, release) not in listed)
+        assert missing == [], release
+    gpu = {image for image, release in listed if release == "gpu-operator"}
+    assert any("/driver:" in image for image in gpu)  # the operator deploys it; the chart only names it
+    assert any("container-toolkit" in image for image in gpu)
+
+
+def test_a_second_run_changes_nothing(tree, render):
+    result = render(tree[0])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "changed=0" in result.stdout, result.stdout
+
+
+def test_check_mode_writes_nothing(render, tmp_path, tree):
+    fresh = tmp_path / "fresh"
+    result = render(fresh, "--check", "--diff")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not fresh.exists()
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-a", str(tree[0]), str(copy)], check=True)
+    stale = copy / "layers/networking/metallb/ipaddresspool-metallb-system-stale.yaml"
+    stale.write_text("---\nkind: IPAddressPool\n")
+    before = read_tree(copy)
+    result = render(copy, "--check", "--diff")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "changed=1" in result.stdout
+    assert "ipaddresspool-metallb-system-stale.yaml" in result.stdout  # the diff names what would go
+    assert read_tree(copy) == before
+
+
+def test_a_value_the_chart_does_not_have_is_refused(render, tmp_path):
+    result = render(tmp_path / "typo", "-e", '{"metallb_values": {"speaker": {"tolerateMastr": true}}}')
+    assert result.returncode != 0
+    output = " ".join(result.stdout.split())  # the YAML callback folds long messages
+    assert "release metallb (metallb 0.16.1): speaker.tolerateMastr: the chart has no such value" in output
