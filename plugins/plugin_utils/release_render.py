@@ -65,6 +65,11 @@ def object_key(obj: dict) -> tuple[str, str, str, str]:
     return (group, str(obj.get("kind", "")), str(metadata.get("namespace", "")), str(metadata.get("name", "")))
 
 
+def apply_order(obj: dict) -> tuple:
+    """Namespaces first (the others may live in them), then by object_key."""
+    return (obj.get("kind") != "Namespace", *object_key(obj))
+
+
 def _check_object(obj, where: str) -> None:
     if not isinstance(obj, dict) or not obj.get("apiVersion") or not obj.get("kind"):
         raise RenderError(f"{where}: every object needs apiVersion and kind")
@@ -125,7 +130,7 @@ def plan(
         if object_key(obj) in identities:
             raise RenderError(f"{component} objects[{index}]: {obj['kind']} {obj['metadata']['name']} twice")
         identities.add(object_key(obj))
-    rendered.sort(key=object_key)
+    rendered.sort(key=apply_order)
 
     labels = []
     for entry in plain(node_labels or []):

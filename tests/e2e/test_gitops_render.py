@@ -155,7 +155,7 @@ def test_tree_holds_exactly_the_rendering_both_modes_read(tree):
             assert source["targetRevision"] == release["version"]
         prefix = f"layers/{plan['layer']}/{plan['component']}/"
         written = [yaml.safe_load(text) for path, text in files.items() if path.startswith(prefix)]
-        assert sorted(written, key=release_render.object_key) == plan["objects"], plan["component"]
+        assert sorted(written, key=release_render.apply_order) == plan["objects"], plan["component"]
 
 
 def test_direct_delivery_reads_the_same_rendering():

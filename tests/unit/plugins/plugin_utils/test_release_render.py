@@ -94,6 +94,13 @@ def test_plan_refuses_bad_input(overrides, message):
     assert message in str(error.value)
 
 
+def test_namespaces_come_first():
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "team-a"}}
+    result = plan(objects=[config, namespace])
+    assert [o["kind"] for o in result["objects"]] == ["Namespace", "ConfigMap"]
+
+
 def test_secret_values_never_reach_the_plan():
     secret = {
         "apiVersion": "v1",
