@@ -311,7 +311,7 @@ POLICY_EXPRESSION = (
     "size(e.values) > 0 && e.values.all(v, has(params.data) && v in params.data))))"
 )
 POLICY_MESSAGE = (
-    "'pods in ' + object.metadata.namespace + ' that request GPUs must require node affinity "
+    "'pods in ' + request.namespace + ' that request GPUs must require node affinity "
     + GPU_PRODUCT_LABEL
     + " In (' + (has(params.data) ? params.data.map(k, k).join(', ') : 'no GPU class') + ')'"
 )
