@@ -1,14 +1,13 @@
 """Make `ansible_collections.baremetal.mlops` importable in tests, and share the lab fixtures.
 
 The repo root is the collection; collections/ansible_collections/baremetal/mlops
-links back to it, so putting collections/ on sys.path is enough. The lab is
-the `lab` package at the repo root (pytest's `pythonpath`), imported as such.
+links back to it, so collections/ on pytest's `pythonpath` (pyproject.toml)
+is enough. The lab is the `lab` package at the repo root, on the same path.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,6 @@ from lab.data import Data, DataError
 from lab.settings import load
 
 ROOT = Path(__file__).resolve().parents[1]
-COLLECTIONS = str(ROOT / "collections")
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
 
 
 @pytest.fixture(scope="session")

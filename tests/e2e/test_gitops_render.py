@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -40,7 +39,6 @@ def versions() -> dict:
 @pytest.fixture(scope="module")
 def helm(tmp_path_factory):
     """The lab's pinned Helm 3 (built into the tool cache when absent), with its own home."""
-    sys.path.insert(0, str(ROOT))
     from lab import toolchain
 
     pins = versions()["lab_tools"]
