@@ -29,6 +29,17 @@ CONTRACT_VARIABLES = (
     "gpu_mig_configs",
     "platform_teams",
     "minio_buckets",
+    "platform_gitops_dir",
+    "platform_gitops_repo_url",
+    "platform_gitops_revision",
+    "platform_gitops_path",
+    "platform_argocd_namespace",
+    "platform_kube_proxy_replacement",
+    "platform_edge_namespace",
+    "platform_storage_class",
+    "platform_storage_replicas",
+    "platform_s3_endpoint",
+    "platform_mlflow_tracking_uri",
 )
 ARGUMENT_SPEC = {
     "required_charts": {"type": "list", "elements": "str", "default": []},

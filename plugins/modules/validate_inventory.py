@@ -10,9 +10,10 @@ version_added: 0.1.0
 author: baremetal.mlops maintainers (@baremetal-mlops)
 description:
   - Reads the contract variables of the inventory (networks, API endpoint,
-    MetalLB pools, BGP, GPU node classes, teams, buckets, chart repositories,
-    secrets) and every host's address, groups and GPU class, and checks them
-    together on the controller.
+    MetalLB pools, BGP, GPU node classes, teams, buckets, GitOps delivery,
+    the facts the cluster layers share, chart repositories, secrets) and
+    every host's address, groups and GPU class, and checks them together on
+    the controller.
   - Collects every problem and fails once, with one line per problem naming
     the variable, the value and what is expected. Secret values are never
     shown.
@@ -22,9 +23,19 @@ description:
     would refuse, node addresses that are no IP address; AS numbers out of range
     and BGP peers off the node network; MIG asked of a GPU without MIG, MIG
     together with time-slicing, unknown MIG configurations; GPU nodes whose
-    class is undefined; teams, namespaces and buckets defined twice; missing
-    secrets; a Kubernetes version outside the compatibility matrix in the
-    collection's versions.yml.
+    class is undefined; teams, namespaces and buckets defined twice; team GPU
+    quotas that are no map of GPU resource to count, team groups that are no
+    name; missing secrets; a Kubernetes version outside the compatibility matrix
+    in the collection's versions.yml.
+  - The cluster layers' shared facts are checked too. C(platform_kube_proxy_replacement)
+    must be a boolean, C(platform_edge_namespace) a DNS-1123 label,
+    C(platform_storage_class) the class the longhorn role creates (C(longhorn)) and
+    C(platform_storage_replicas) an integer from 1 to the number of C(storage_nodes).
+    C(platform_s3_endpoint) and C(platform_mlflow_tracking_uri) must be http(s) URLs.
+    With C(platform_delivery=gitops), C(platform_gitops_dir) and a Git URL in
+    C(platform_gitops_repo_url) are required; C(platform_gitops_revision),
+    C(platform_gitops_path) (relative to the repository root) and C(platform_argocd_namespace)
+    (a DNS-1123 label) are checked wherever they are set.
   - Every host's C(ansible_host), C(node_ip), C(node_name) and C(gpu_node_class)
     are exactly C(hostvars[host][variable]), the values later plays see, from
     wherever Ansible takes them (inline, group and host variables of any

@@ -38,6 +38,13 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IPV4_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _URL = re.compile(r"^(https?|oci|file)://\S+$")
+_HTTP_URL = re.compile(r"^https?://[^\s/?#]+(/\S*)?$")
+# Git remotes Argo CD reads: a URL, or scp-like user@host:path.
+_GIT_URL = re.compile(r"^((https?|ssh|git|file)://[^\s/?#]*(/\S*)?|[\w.-]+@[\w.-]+:\S+)$")
+_GPU_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-\S+)$")
+# The StorageClass the longhorn role's chart creates (roles/longhorn).
+LONGHORN_STORAGE_CLASS = "longhorn"
+DNS_LABEL_EXPECTED = "a DNS-1123 label: lower case letters, digits and '-', at most 63 characters"
 SECRET_SHOWN_AS = "<secret>"
 
 
@@ -89,6 +96,14 @@ def show(value) -> str:
     return repr(value)
 
 
+def type_name(value) -> str:
+    """The built-in type a value is, as YAML calls it in Python (str, int, ...), not Ansible's tagged subclass."""
+    for kind in type(value).__mro__:
+        if kind.__module__ == "builtins":
+            return kind.__name__
+    return type(value).__name__
+
+
 def is_missing(value) -> bool:
     return value is None or isinstance(value, Undefined)
 
@@ -126,7 +141,7 @@ class Contract:
         if value is None:
             return None
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.report.add(name, value, f"is a {type(value).__name__}", expected)
+            self.report.add(name, value, f"is a {type_name(value)}", expected)
             return None
         return value
 
@@ -145,6 +160,8 @@ class Contract:
         self.check_gpu_classes()
         self.check_gpu_nodes()
         self.check_storage_and_teams()
+        self.check_gitops()
+        self.check_cluster_services()
         self.check_chart_repositories()
         self.check_secrets()
         return self.report.problems
@@ -586,12 +603,7 @@ class Contract:
             names[team["name"]] = names.get(team["name"], 0) + 1
             namespace = team.get("namespace")
             if not isinstance(namespace, str) or not _DNS_LABEL.match(namespace):
-                self.report.add(
-                    f"{where}.namespace",
-                    namespace,
-                    "is not a namespace name",
-                    "a DNS-1123 label: lower case letters, digits and '-', at most 63 characters",
-                )
+                self.report.add(f"{where}.namespace", namespace, "is not a namespace name", DNS_LABEL_EXPECTED)
             else:
                 namespaces.setdefault(namespace, []).append(team["name"])
             team_buckets = team.get("buckets", [])
@@ -609,6 +621,7 @@ class Contract:
                         "is not defined in gpu_node_classes",
                         f"one of {', '.join(classes) or '(none defined)'}",
                     )
+            self.check_team_access(team, where)
             self.check_secret(f"{where}.s3_secret_key", team.get("s3_secret_key", Undefined()))
         for name, count in names.items():
             if count > 1:
@@ -634,6 +647,96 @@ class Contract:
                     "bucket", bucket, f"is defined {len(users)} times ({', '.join(users)})", "each bucket defined once"
                 )
 
+    def check_team_access(self, team, where):
+        """The team's optional GPU quota map and RBAC group (roles/platform_tenancy)."""
+        if "group" in team:
+            group = team["group"]
+            if not isinstance(group, str) or not group.strip():
+                self.report.add(
+                    f"{where}.group", group, "is not a group name", "the name of the team's group in the API server"
+                )
+        if "gpu_quota" not in team:
+            return
+        quota = team["gpu_quota"]
+        expected = "a mapping of GPU resource (nvidia.com/gpu, nvidia.com/mig-<profile>) -> count"
+        if not isinstance(quota, dict):
+            self.report.add(f"{where}.gpu_quota", quota, "is not a mapping", expected)
+            return
+        for resource, count in quota.items():
+            if not isinstance(resource, str) or not _GPU_RESOURCE.match(resource):
+                self.report.add(f"{where}.gpu_quota", resource, "is not a GPU resource", expected)
+            elif not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                self.report.add(f"{where}.gpu_quota[{resource}]", count, "is not a quota", "an integer of 0 or more")
+
+    def check_string(self, name, value, expected, pattern=None, problem="is not valid"):
+        """Report a value that is not a string (or does not match pattern); True when it is good."""
+        if not isinstance(value, str):
+            self.report.add(name, value, f"is a {type_name(value)}", expected)
+            return False
+        if pattern is not None and not pattern.match(value):
+            self.report.add(name, value, problem, expected)
+            return False
+        return True
+
+    def check_gitops(self):
+        """The Git working tree and Argo CD settings; dir and repo URL are needed for gitops delivery."""
+        gitops = self.vars.get("platform_delivery") == "gitops"
+        when = "for platform_delivery gitops"
+        name = "platform_gitops_dir"
+        expected = f"the path of the Git working tree the platform is written to ({when})"
+        # Direct delivery ignores both; an empty string there means "unset", as in release_delivery.
+        value = self.require(name, expected) if gitops else self.vars.get(name) or None
+        if not is_missing(value) and self.check_string(name, value, expected) and not value.strip():
+            self.problem_plain(name, "is empty", expected)
+        name = "platform_gitops_repo_url"
+        expected = f"the Git URL Argo CD reads the tree from, e.g. 'https://git.example.com/platform.git' ({when})"
+        value = self.require(name, expected) if gitops else self.vars.get(name) or None
+        if not is_missing(value):
+            self.check_string(name, value, expected, _GIT_URL, "is not a Git repository URL")
+        value = self.vars.get("platform_gitops_revision")
+        if not is_missing(value):
+            expected = "a branch, tag or commit of that repository (default HEAD)"
+            if self.check_string("platform_gitops_revision", value, expected) and not value.strip():
+                self.problem_plain("platform_gitops_revision", "is empty", expected)
+        value = self.vars.get("platform_gitops_path")
+        if not is_missing(value):
+            expected = "a folder relative to the repository root, '' for the root itself"
+            if self.check_string("platform_gitops_path", value, expected) and (
+                value.startswith("/") or ".." in value.split("/")
+            ):
+                self.report.add("platform_gitops_path", value, "leaves the repository", expected)
+        value = self.vars.get("platform_argocd_namespace")
+        if not is_missing(value):
+            self.check_string(
+                "platform_argocd_namespace", value, DNS_LABEL_EXPECTED, _DNS_LABEL, "is not a namespace name"
+            )
+
+    def check_cluster_services(self):
+        """Facts the networking, storage and GPU layers share (roles cilium, longhorn, minio)."""
+        self.require_type("platform_kube_proxy_replacement", bool, "true or false")
+        name = "platform_edge_namespace"
+        value = self.require(name, "the namespace of the ingress controller")
+        if value is not None:
+            self.check_string(name, value, DNS_LABEL_EXPECTED, _DNS_LABEL, "is not a namespace name")
+        name = "platform_storage_class"
+        expected = f"{LONGHORN_STORAGE_CLASS!r} (the StorageClass the longhorn role creates)"
+        value = self.require(name, expected)
+        if value is not None and value != LONGHORN_STORAGE_CLASS:
+            self.report.add(name, value, "is not the class the storage layer creates", expected)
+        name = "platform_storage_replicas"
+        storage_nodes = len(self.hosts_in("storage_nodes"))
+        expected = f"an integer from 1 to the number of storage_nodes ({storage_nodes})"
+        value = self.require_type(name, int, expected)
+        if value is not None and value < 1:
+            self.report.add(name, value, "keeps no copy of a volume", expected)
+        elif value is not None and value > storage_nodes:
+            self.report.add(name, value, f"copies need more than the {storage_nodes} storage_nodes", expected)
+        for name, what in (("platform_s3_endpoint", "S3"), ("platform_mlflow_tracking_uri", "MLflow")):
+            expected = f"the {what} URL workloads in the cluster reach, http:// or https://"
+            value = self.require(name, expected)
+            if value is not None:
+                self.check_string(name, value, expected, _HTTP_URL, "is not an http(s) URL")
+
     def check_chart_repositories(self):
         name = "platform_chart_repositories"
         repos = self.require(name, "a mapping of chart name -> repository URL")
@@ -657,7 +760,7 @@ class Contract:
         elif value is None or (isinstance(value, str) and not value.strip()):
             self.problem_plain(variable, "is empty", "a secret from the vault (see docs/secrets.md)")
         elif not isinstance(value, str):
-            self.problem_plain(variable, f"is a {type(value).__name__}", "a secret string from the vault")
+            self.problem_plain(variable, f"is a {type_name(value)}", "a secret string from the vault")
 
     def check_secrets(self):
         for name in self.required_secrets:

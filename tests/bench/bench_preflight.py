@@ -62,6 +62,7 @@ def generate(target: Path, templated: bool = False) -> None:
             "vault_team_fraud_s3_secret_key",
             "vault_bgp_rtr_01_password",
             "vault_bgp_rtr_02_password",
+            "vault_longhorn_backup_secret_key",
         )
     }
     (group_vars / "secrets.yml").write_text("---\n" + yaml.safe_dump(secrets))

@@ -43,6 +43,7 @@ SECRETS = (
     "vault_team_fraud_s3_secret_key",
     "vault_bgp_rtr_01_password",
     "vault_bgp_rtr_02_password",
+    "vault_longhorn_backup_secret_key",
 )
 
 
@@ -93,6 +94,7 @@ def test_a_legacy_vars_plugin_next_to_the_playbook_is_seen(tmp_path, playbook):
         "        control_plane:\n          hosts:\n            cp-1: {ansible_host: 10.20.0.11}\n"
         "        workers:\n          hosts:\n            w-1: {ansible_host: 10.20.0.21}\n"
         "            w-2: {ansible_host: 10.20.0.22}\n            w-3: {ansible_host: 10.20.0.23}\n"
+        "    storage_nodes:\n      hosts:\n        w-1: {}\n        w-2: {}\n        w-3: {}\n"
     )
     plugin = generated.playbook_dir / "vars_plugins" / "site_overrides.py"
     text = plugin.read_text()

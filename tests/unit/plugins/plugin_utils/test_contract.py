@@ -40,12 +40,23 @@ def good_vars():
         "gpu_mig_configs": {"balanced": {"2g.20gb": 2, "1g.10gb": 3}},
         "platform_teams": [
             {"name": "vision", "namespace": "team-vision", "buckets": ["vision-data"], "gpu_classes": ["a100"],
-             "s3_secret_key": "k1"},
+             "s3_secret_key": "k1", "group": "oidc:team-vision", "gpu_quota": {"nvidia.com/mig-1g.10gb": 14}},
             {"name": "fraud", "namespace": "team-fraud", "buckets": ["fraud-data"], "gpu_classes": ["l4"],
              "s3_secret_key": "k2"},
         ],
         "minio_buckets": [{"name": "mlflow-artifacts"}, {"name": "kserve-models"}],
         "minio_root_password": "root-secret",
+        "platform_gitops_dir": "/srv/git/platform-gitops",
+        "platform_gitops_repo_url": "https://git.example.com/platform/platform-gitops.git",
+        "platform_gitops_revision": "main",
+        "platform_gitops_path": "",
+        "platform_argocd_namespace": "argocd",
+        "platform_kube_proxy_replacement": True,
+        "platform_edge_namespace": "ingress-nginx",
+        "platform_storage_class": "longhorn",
+        "platform_storage_replicas": 1,
+        "platform_s3_endpoint": "https://minio.ml-storage.svc.cluster.local",
+        "platform_mlflow_tracking_uri": "http://mlflow.ml-platform.svc.cluster.local:5000",
     }  # fmt: skip
 
 
@@ -78,6 +89,69 @@ def test_shipped_versions_file_has_a_default_release_with_kubernetes_minors():
     default = versions["platform_release_default"]
     assert versions["platform_releases"][default]["kubernetes"]
     assert validate(good_vars(), good_hosts(), versions, CHARTS, SECRETS) == []
+
+
+GITOPS_VARIABLES = (
+    "platform_gitops_dir",
+    "platform_gitops_repo_url",
+    "platform_gitops_revision",
+    "platform_gitops_path",
+    "platform_argocd_namespace",
+)
+
+
+def without(*names, **updates):
+    """The good variables less some, with updates."""
+    return {k: v for k, v in changed(**updates).items() if k not in names}
+
+
+@pytest.mark.parametrize(
+    "updates",
+    [
+        {"platform_delivery": "gitops"},
+        {"platform_delivery": "gitops", "platform_gitops_repo_url": "git@git.example.com:platform/gitops.git"},
+        {"platform_delivery": "gitops", "platform_gitops_repo_url": "ssh://git@git.example.com/platform.git"},
+        {"platform_delivery": "gitops", "platform_gitops_path": "clusters/dc1", "platform_gitops_revision": "v1.2"},
+        {"platform_kube_proxy_replacement": False, "platform_s3_endpoint": "http://127.0.0.1:9000"},
+        {"platform_teams": [{"name": "a", "namespace": "team-a", "s3_secret_key": "k", "gpu_quota": {}}]},
+        {
+            "platform_teams": [
+                {"name": "a", "namespace": "team-a", "s3_secret_key": "k", "gpu_quota": {"nvidia.com/gpu": 0}}
+            ]
+        },
+    ],
+)
+def test_good_variants_have_no_problem(updates):
+    assert run(variables=changed(**updates)) == []
+
+
+def test_gitops_settings_are_optional_for_direct_delivery():
+    assert run(variables=without(*GITOPS_VARIABLES)) == []
+
+
+def test_empty_gitops_tree_and_url_mean_unset_for_direct_delivery():
+    assert run(variables=changed(platform_gitops_dir="", platform_gitops_repo_url="")) == []
+
+
+def test_gitops_delivery_needs_only_the_tree_and_its_url():
+    optional = ("platform_gitops_revision", "platform_gitops_path", "platform_argocd_namespace")
+    assert run(variables=without(*optional, platform_delivery="gitops")) == []
+
+
+class TaggedStr(str):
+    """Like the str subclass Ansible hands over for a templated or extra-vars value."""
+
+
+def test_types_are_named_as_built_ins():
+    problems = run(variables=changed(platform_storage_replicas=TaggedStr("2")))
+    assert problems == [
+        "platform_storage_replicas: '2' is a str; expected an integer from 1 to the number of storage_nodes (1)"
+    ]
+
+
+def test_storage_replicas_may_reach_the_number_of_storage_nodes():
+    hosts = [*good_hosts(), Host("cpu-02", frozenset({"workers", "storage_nodes"}), "10.20.0.22")]
+    assert run(variables=changed(platform_storage_replicas=2), hosts=hosts) == []
 
 
 def changed(**updates):
@@ -362,6 +436,177 @@ VARIABLE_CASES = {
     "required secret absent": (
         {k: v for k, v in good_vars().items() if k != "minio_root_password"},
         ["minio_root_password: is not defined; expected a secret from the vault (see docs/secrets.md)"],
+    ),
+    "gitops tree missing": (
+        without("platform_gitops_dir", platform_delivery="gitops"),
+        [
+            "platform_gitops_dir: is not defined; expected the path of the Git working tree the platform is "
+            "written to (for platform_delivery gitops)"
+        ],
+    ),
+    "gitops tree empty": (
+        changed(platform_delivery="gitops", platform_gitops_dir=""),
+        [
+            "platform_gitops_dir: is empty; expected the path of the Git working tree the platform is "
+            "written to (for platform_delivery gitops)"
+        ],
+    ),
+    "gitops repo url missing": (
+        without("platform_gitops_repo_url", platform_delivery="gitops"),
+        [
+            "platform_gitops_repo_url: is not defined; expected the Git URL Argo CD reads the tree from, "
+            "e.g. 'https://git.example.com/platform.git' (for platform_delivery gitops)"
+        ],
+    ),
+    "gitops repo url malformed": (
+        changed(platform_gitops_repo_url="git.example.com/platform.git"),
+        [
+            "platform_gitops_repo_url: 'git.example.com/platform.git' is not a Git repository URL; expected the Git "
+            "URL Argo CD reads the tree from, e.g. 'https://git.example.com/platform.git' (for platform_delivery "
+            "gitops)"
+        ],
+    ),
+    "gitops revision empty": (
+        changed(platform_gitops_revision=" "),
+        ["platform_gitops_revision: is empty; expected a branch, tag or commit of that repository (default HEAD)"],
+    ),
+    "gitops revision not a string": (
+        changed(platform_gitops_revision=3),
+        ["platform_gitops_revision: 3 is a int; expected a branch, tag or commit of that repository (default HEAD)"],
+    ),
+    "gitops path absolute": (
+        changed(platform_gitops_path="/clusters/dc1"),
+        [
+            "platform_gitops_path: '/clusters/dc1' leaves the repository; expected a folder relative to the "
+            "repository root, '' for the root itself"
+        ],
+    ),
+    "gitops path climbs out": (
+        changed(platform_gitops_path="clusters/../../x"),
+        [
+            "platform_gitops_path: 'clusters/../../x' leaves the repository; expected a folder relative to the "
+            "repository root, '' for the root itself"
+        ],
+    ),
+    "argocd namespace not a label": (
+        changed(platform_argocd_namespace="Argo_CD"),
+        [
+            "platform_argocd_namespace: 'Argo_CD' is not a namespace name; expected a DNS-1123 label: lower case "
+            "letters, digits and '-', at most 63 characters"
+        ],
+    ),
+    "kube-proxy replacement not a bool": (
+        changed(platform_kube_proxy_replacement="yes"),
+        ["platform_kube_proxy_replacement: 'yes' is a str; expected true or false"],
+    ),
+    "kube-proxy replacement missing": (
+        without("platform_kube_proxy_replacement"),
+        ["platform_kube_proxy_replacement: is not defined; expected true or false"],
+    ),
+    "edge namespace not a label": (
+        changed(platform_edge_namespace="ingress.nginx"),
+        [
+            "platform_edge_namespace: 'ingress.nginx' is not a namespace name; expected a DNS-1123 label: lower "
+            "case letters, digits and '-', at most 63 characters"
+        ],
+    ),
+    "edge namespace missing": (
+        without("platform_edge_namespace"),
+        ["platform_edge_namespace: is not defined; expected the namespace of the ingress controller"],
+    ),
+    "storage class not longhorn": (
+        changed(platform_storage_class="ceph-rbd"),
+        [
+            "platform_storage_class: 'ceph-rbd' is not the class the storage layer creates; "
+            "expected 'longhorn' (the StorageClass the longhorn role creates)"
+        ],
+    ),
+    "storage class empty": (
+        changed(platform_storage_class=""),
+        [
+            "platform_storage_class: '' is not the class the storage layer creates; "
+            "expected 'longhorn' (the StorageClass the longhorn role creates)"
+        ],
+    ),
+    "storage replicas zero": (
+        changed(platform_storage_replicas=0),
+        [
+            "platform_storage_replicas: 0 keeps no copy of a volume; "
+            "expected an integer from 1 to the number of storage_nodes (1)"
+        ],
+    ),
+    "storage replicas above storage nodes": (
+        changed(platform_storage_replicas=3),
+        [
+            "platform_storage_replicas: 3 copies need more than the 1 storage_nodes; "
+            "expected an integer from 1 to the number of storage_nodes (1)"
+        ],
+    ),
+    "storage replicas not an int": (
+        changed(platform_storage_replicas="2"),
+        ["platform_storage_replicas: '2' is a str; expected an integer from 1 to the number of storage_nodes (1)"],
+    ),
+    "s3 endpoint not http": (
+        changed(platform_s3_endpoint="s3://minio.ml-storage"),
+        [
+            "platform_s3_endpoint: 's3://minio.ml-storage' is not an http(s) URL; "
+            "expected the S3 URL workloads in the cluster reach, http:// or https://"
+        ],
+    ),
+    "mlflow uri without host": (
+        changed(platform_mlflow_tracking_uri="http:///mlflow"),
+        [
+            "platform_mlflow_tracking_uri: 'http:///mlflow' is not an http(s) URL; "
+            "expected the MLflow URL workloads in the cluster reach, http:// or https://"
+        ],
+    ),
+    "mlflow uri missing": (
+        without("platform_mlflow_tracking_uri"),
+        [
+            "platform_mlflow_tracking_uri: is not defined; "
+            "expected the MLflow URL workloads in the cluster reach, http:// or https://"
+        ],
+    ),
+    "team gpu quota not a mapping": (
+        changed(platform_teams=[{"name": "a", "namespace": "team-a", "s3_secret_key": "k", "gpu_quota": 4}]),
+        [
+            "platform_teams[a].gpu_quota: 4 is not a mapping; expected a mapping of GPU resource "
+            "(nvidia.com/gpu, nvidia.com/mig-<profile>) -> count"
+        ],
+    ),
+    "team gpu quota unknown resource": (
+        changed(platform_teams=[{"name": "a", "namespace": "team-a", "s3_secret_key": "k", "gpu_quota": {"gpu": 2}}]),
+        [
+            "platform_teams[a].gpu_quota: 'gpu' is not a GPU resource; expected a mapping of GPU resource "
+            "(nvidia.com/gpu, nvidia.com/mig-<profile>) -> count"
+        ],
+    ),
+    "team gpu quota negative": (
+        changed(
+            platform_teams=[
+                {"name": "a", "namespace": "team-a", "s3_secret_key": "k", "gpu_quota": {"nvidia.com/gpu": -1}}
+            ]
+        ),
+        ["platform_teams[a].gpu_quota[nvidia.com/gpu]: -1 is not a quota; expected an integer of 0 or more"],
+    ),
+    "team gpu quota not an int": (
+        changed(
+            platform_teams=[
+                {"name": "a", "namespace": "team-a", "s3_secret_key": "k", "gpu_quota": {"nvidia.com/gpu": "2"}}
+            ]
+        ),
+        ["platform_teams[a].gpu_quota[nvidia.com/gpu]: '2' is not a quota; expected an integer of 0 or more"],
+    ),
+    "team group not a string": (
+        changed(platform_teams=[{"name": "a", "namespace": "team-a", "s3_secret_key": "k", "group": ["ops"]}]),
+        [
+            "platform_teams[a].group: ['ops'] is not a group name; "
+            "expected the name of the team's group in the API server"
+        ],
+    ),
+    "team group empty": (
+        changed(platform_teams=[{"name": "a", "namespace": "team-a", "s3_secret_key": "k", "group": ""}]),
+        ["platform_teams[a].group: '' is not a group name; expected the name of the team's group in the API server"],
     ),
     "chart repository missing": (
         changed(platform_chart_repositories={"cilium": "https://helm.cilium.io"}),
