@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     action = getattr(args, "action", args.component)
     try:
         if action in CHANGING or args.component in CHANGING:
+            # Before anything reads the settings: they cache the inventory's
+            # variables, the generated vault_* values among them.
+            credentials.ensure(settings.inventory_path)
             with exclusive(settings.state):
                 return run(args, settings)
         return run(args, settings)
