@@ -49,8 +49,13 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
-def ensure(inventory: Path = INVENTORY, target: Path = SECRETS_FILE) -> list[str]:
-    """Give every referenced vault_* variable a value; returns the names added now."""
+def ensure(inventory: Path = INVENTORY, target: Path | None = None) -> list[str]:
+    """Give every referenced vault_* variable a value; returns the names added now.
+
+    The values go to the inventory's own group_vars/all/secrets.yml, so a lab
+    run on another inventory (LAB_INVENTORY) reads the secrets made for it.
+    """
+    target = target or inventory / SECRETS_FILE.relative_to(INVENTORY)
     current = (yaml.safe_load(target.read_text(encoding="utf-8")) if target.exists() else {}) or {}
     added = sorted(referenced(inventory, target) - set(current))
     if added:

@@ -87,7 +87,11 @@ def test_secrets_file_is_generated_once_with_mode_0600(tmp_path):
     inventory = tmp_path / "lab"
     shutil.copytree(LAB, inventory, ignore=shutil.ignore_patterns("secrets.yml"))
     target = inventory / "group_vars" / "all" / "secrets.yml"
-    added = credentials.ensure(inventory, target)
+    lab_secrets = LAB / "group_vars" / "all" / "secrets.yml"
+    lab_before = lab_secrets.read_bytes() if lab_secrets.exists() else None
+    # by default the secrets go to the given inventory's own file, never to inventories/lab's
+    added = credentials.ensure(inventory)
+    assert (lab_secrets.read_bytes() if lab_secrets.exists() else None) == lab_before
     assert "vault_minio_root_password" in added
     assert "vault_lab_postgres_superuser_password" in added
     assert target.stat().st_mode & 0o777 == 0o600
