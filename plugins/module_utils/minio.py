@@ -192,6 +192,10 @@ def rule_to_minio(rule):
     )
 
 
+# Answers to GetObjectLockConfiguration that mean "this bucket has none".
+NO_OBJECT_LOCK_CODES = ("ObjectLockConfigurationNotFoundError", "NotImplemented")
+
+
 def read_bucket(s3, name):
     """The bucket's state as a plain dict, or None when it does not exist."""
     if not s3.bucket_exists(name):
@@ -204,7 +208,8 @@ def read_bucket(s3, name):
         object_lock = True
         retention = dict(mode=lock.mode, days=lock.duration) if lock.mode else None
     except S3Error as exc:
-        if exc.code != "ObjectLockConfigurationNotFoundError":
+        # Not configured (AWS, MinIO), or a store without object lock at all.
+        if exc.code not in NO_OBJECT_LOCK_CODES:
             raise
         object_lock, retention = False, None
     return dict(

@@ -93,6 +93,9 @@ options:
       - With O(state=absent), delete every object and object version first; without it a non-empty bucket is an error.
     type: bool
     default: false
+notes:
+  - Uses S3 API calls only (no MinIO admin API), so it works with any S3-compatible store;
+    a store that does not implement object lock reads as a bucket without it.
 """
 
 EXAMPLES = r"""

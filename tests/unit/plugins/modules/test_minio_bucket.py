@@ -40,6 +40,49 @@ def test_create_then_idempotent(s3):
     assert s3.writes == writes
 
 
+def test_lifecycle_change_is_predicted_then_applied_then_removed(s3):
+    rules = [dict(id="expire-scratch", prefix="scratch/", expiration_days=7)]
+    run(dict(name="runs", lifecycle_rules=rules))
+    shorter = [dict(rules[0], expiration_days=1)]
+
+    writes = list(s3.writes)
+    result, failed = run(dict(name="runs", lifecycle_rules=shorter), check_mode=True, diff=True)
+    assert (failed, result["changed"], result["steps"]) == (False, True, ["lifecycle"])
+    assert result["diff"]["before"]["lifecycle_rules"][0]["expiration_days"] == 7
+    assert result["diff"]["after"]["lifecycle_rules"][0]["expiration_days"] == 1
+    assert s3.writes == writes
+
+    result, failed = run(dict(name="runs", lifecycle_rules=shorter))
+    assert (failed, result["changed"]) == (False, True)
+    assert s3.writes[-1] == ("set_bucket_lifecycle", "runs")
+    assert [(r.rule_id, r.rule_filter.prefix, r.expiration.days) for r in s3.buckets["runs"]["lifecycle"].rules] == [
+        ("expire-scratch", "scratch/", 1)
+    ]
+    assert run(dict(name="runs", lifecycle_rules=shorter))[0]["changed"] is False
+
+    result, failed = run(dict(name="runs", lifecycle_rules=[]))
+    assert (failed, result["changed"], result["bucket"]["lifecycle_rules"]) == (False, True, [])
+    assert s3.writes[-1] == ("delete_bucket_lifecycle", "runs")
+    # Unset: the lifecycle configuration is not managed.
+    assert run(dict(name="runs"))[0]["changed"] is False
+
+
+class StoreWithoutObjectLock(FakeS3):
+    """An S3-compatible store that does not implement object lock at all."""
+
+    def get_object_lock_config(self, name):
+        raise self._error("NotImplemented")
+
+
+def test_store_without_object_lock_reads_as_unlocked(monkeypatch):
+    fake = StoreWithoutObjectLock()
+    monkeypatch.setattr(minio_bucket, "connect", lambda params: (fake, FakeAdmin()))
+    args = dict(name="artifacts", versioning="enabled", lifecycle_rules=[dict(id="tmp", expiration_days=3)])
+    result, failed = run(args)
+    assert (failed, result["changed"], result["bucket"]["object_lock"]) == (False, True, False)
+    assert run(args)[0]["changed"] is False
+
+
 def test_check_mode_predicts_without_writing(s3):
     result, failed = run(dict(name="artifacts", versioning="enabled"), check_mode=True, diff=True)
     assert not failed
