@@ -16,6 +16,8 @@ setup:  ## install the pinned Python tool chain into .venv and the Debian packag
 
 lab: setup lab-secrets lab-up data-up  ## bring the lab and its data services up, then run the main job (playbooks/site.yml) on the embedded lab inventory
 	K8S_AUTH_KUBECONFIG=$(CURDIR)/.lab/kubeconfig ansible-playbook playbooks/site.yml -i inventories/lab
+	@# the real controllers of the charts site.yml installed (MetalLB), lab/controllers.py
+	$(LAB) cluster up
 
 .PHONY: lab-secrets
 lab-secrets: setup  ## generate the lab inventory's secrets once (inventories/lab/group_vars/all/secrets.yml, mode 0600)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import yaml
 
+from lab import controllers, toolchain
 from lab import nodes as lab_nodes
 from lab import processes as proc
-from lab import toolchain
 from lab.settings import Settings
 
 LAB_DIR = Path(__file__).resolve().parent
@@ -405,6 +405,7 @@ def up(s: Cluster, log=print) -> list[str]:
         write_kubeconfig(s)
         changes += sync_nodes(s)
         proc.wait_for(lambda: nodes_ready(s), "the simulated nodes", 120)
+        changes += controllers.up(s, log)
     except proc.ProcessError as exc:
         raise LabError(str(exc)) from exc
     failed = [
@@ -451,7 +452,7 @@ def write_env(s: Cluster) -> None:
 def down(s: Cluster, log=print) -> list[str]:
     """Stop every cluster process the lab started (a mirror someone else serves stays)."""
     try:
-        return s.manager.down(specs(s), log)
+        return controllers.down(s, log) + s.manager.down(specs(s), log)
     except proc.ProcessError as exc:
         raise LabError(f"lab-down: {exc}") from exc
 
@@ -469,6 +470,14 @@ def status(s: Cluster) -> tuple[bool, list[str]]:
         healthy &= ok
     if not s.mirror_dir.is_dir():
         lines.append(f"{'chart-mirror':<24} {'absent':<10} no {s.mirror_dir}; charts come from upstream repositories")
+    if healthy:
+        try:
+            ok, line = s.manager.status_lines(controllers.status_specs(s))
+            lines += line
+            healthy &= ok
+        except LabError as exc:
+            lines.append(f"controllers: api query failed: {exc}")
+            healthy = False
     if healthy:
         try:
             version = json.loads(kubectl(s, "version", "-o", "json"))["serverVersion"]["gitVersion"]

@@ -47,6 +47,8 @@ _PROFILE = re.compile(r"^(?P<slices>\d)g\.(?P<memory>\d+)gb$")
 
 NODE_CPU = {"control_plane": "8", "workers": "32", "gpu_nodes": "128"}
 NODE_MEMORY = {"control_plane": "32Gi", "workers": "128Gi", "gpu_nodes": "1Ti"}
+# local disk for images, logs and emptyDir volumes (charts request ephemeral-storage)
+NODE_DISK = {"control_plane": "200Gi", "workers": "1Ti", "gpu_nodes": "2Ti"}
 
 
 class InventoryError(Exception):
@@ -161,7 +163,13 @@ def node_object(name: str, address: str, role: str, labels: dict, resources: dic
         all_labels["node-role.kubernetes.io/gpu"] = ""
     else:
         all_labels["node-role.kubernetes.io/worker"] = ""
-    capacity = {"cpu": NODE_CPU[role], "memory": NODE_MEMORY[role], "pods": "110", **resources}
+    capacity = {
+        "cpu": NODE_CPU[role],
+        "memory": NODE_MEMORY[role],
+        "ephemeral-storage": NODE_DISK[role],
+        "pods": "110",
+        **resources,
+    }
     return {
         "apiVersion": "v1",
         "kind": "Node",

@@ -188,11 +188,14 @@ def socket_inodes(pid: int) -> set[int]:
 
 
 def listening_sockets(pids: list[int]) -> list[tuple[int, str, int]]:
-    """(pid, address, port) of every TCP socket the given processes listen on (IPv4-mapped shown as IPv4)."""
-    table = _parse_proc_net("/proc/net/tcp", socket.AF_INET)
-    table |= _parse_proc_net("/proc/net/tcp6", socket.AF_INET6)
+    """(pid, address, port) of every TCP socket the given processes listen on (IPv4-mapped shown as IPv4).
+
+    Each process's sockets are looked up in its own network namespace's
+    tables (/proc/PID/net), so a fenced process's sockets are seen too."""
     found = []
     for pid in pids:
+        table = _parse_proc_net(f"/proc/{pid}/net/tcp", socket.AF_INET)
+        table |= _parse_proc_net(f"/proc/{pid}/net/tcp6", socket.AF_INET6)
         for inode in socket_inodes(pid):
             if inode in table:
                 found.append((pid, *table[inode]))
@@ -206,8 +209,25 @@ def is_loopback(address: str) -> bool:
     return ip.is_loopback
 
 
+def private_namespace(pid: int) -> bool:
+    """True when pid lives in a network namespace other than ours whose only interface is loopback
+    (lab/fence.py): what it listens on is reachable from nowhere."""
+    try:
+        if os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net"):
+            return False
+        lines = Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]
+    except OSError:
+        return False
+    return [line.split(":")[0].strip() for line in lines] == ["lo"]
+
+
 def beyond_loopback(pids: list[int]) -> list[str]:
-    return [f"{a}:{p} (pid {pid})" for pid, a, p in listening_sockets(pids) if not is_loopback(a)]
+    """Listeners reachable from beyond this machine's loopback (a fenced process's are not)."""
+    return [
+        f"{a}:{p} (pid {pid})"
+        for pid, a, p in listening_sockets(pids)
+        if not is_loopback(a) and not private_namespace(pid)
+    ]
 
 
 # --- probes ------------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ Components and how they are built:
   replaces too; a second wrapper module (kept apart so the kube and etcd
   dependency graphs are not forced to one version) builds it as `etcd`.
 - kwok, helm: plain `go install MODULE/cmd/X@VERSION`.
+- metallb: the real MetalLB controller (address allocation), plain
+  `go install go.universe.tf/metallb/controller@VERSION`, kept as
+  `metallb-controller`; the lab runs it out of cluster (lab/cluster.py).
 - minio (the data services): plain `go install github.com/minio/minio@<pseudo-version>`,
   into `minio/<version>/bin/`.
 
@@ -87,6 +90,7 @@ def components(pins: dict) -> list[Component]:
         Component("etcd", pins["etcd"], ("etcd",)),
         Component("kwok", pins["kwok"], KWOK_BINARIES),
         Component("helm", pins["helm"], ("helm",)),
+        Component("metallb", pins["metallb"], ("metallb-controller",)),
     ]
 
 
@@ -197,7 +201,23 @@ def build_helm(comp: Component, out: Path, work: Path, log) -> None:
     )
 
 
-BUILDERS = {"kubernetes": build_kubernetes, "etcd": build_etcd, "kwok": build_kwok, "helm": build_helm}
+def build_metallb(comp: Component, out: Path, work: Path, log) -> None:
+    # the module stamps its own version (internal/version)
+    run(
+        ["go", "install", "-trimpath", "-ldflags", ldflags({}), f"go.universe.tf/metallb/controller@{comp.version}"],
+        env=go_env({"GOBIN": str(out)}),
+        log=log,
+    )
+    (out / "controller").rename(out / "metallb-controller")
+
+
+BUILDERS = {
+    "kubernetes": build_kubernetes,
+    "etcd": build_etcd,
+    "kwok": build_kwok,
+    "helm": build_helm,
+    "metallb": build_metallb,
+}
 
 
 def build(pins: dict, root: Path | None = None, only: list[str] | None = None) -> dict[str, float]:

@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VAULT_PASSWORD = ROOT / "tests" / "fixtures" / "example-vault-password"
+MIRROR = Path(os.environ.get("LAB_CHART_MIRROR", ROOT.parent / "shared" / "mirror" / "charts"))
 
 
 def _playbook(*args, env=None):
@@ -56,3 +57,29 @@ def playbook():
 def vault_password():
     """The password of the example inventory's vault (an example, not a secret)."""
     return VAULT_PASSWORD
+
+
+@pytest.fixture(scope="session")
+def helm(tmp_path_factory):
+    """The lab's pinned Helm 3 (built into the tool cache when absent), with its own home: (binary, env)."""
+    import yaml
+
+    from lab import toolchain
+
+    pins = yaml.safe_load((ROOT / "versions.yml").read_text())["lab_tools"]
+    toolchain.build(pins, only=["helm"])
+    home = tmp_path_factory.mktemp("helm-home")
+    env = {f"HELM_{kind}_HOME": str(home / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")}
+    return str(toolchain.binary_paths(pins)["helm"]), env
+
+
+@pytest.fixture(scope="session")
+def offline_charts(helm, chart_repository):
+    """Extra vars and env that let a cluster layer render the example inventory without a network:
+    charts from the mirror (CI) or the upstream repositories (a clone without ../shared), the pinned Helm."""
+    binary, env = helm
+    chart_repository("cilium")  # fails in CI when the mirror is missing
+    extra = ["-e", f"release_delivery_helm_binary={binary}"]
+    if MIRROR.is_dir():
+        extra += ["-e", f"release_delivery_chart_dir={MIRROR}"]
+    return extra, env

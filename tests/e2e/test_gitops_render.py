@@ -37,18 +37,6 @@ def versions() -> dict:
 
 
 @pytest.fixture(scope="module")
-def helm(tmp_path_factory):
-    """The lab's pinned Helm 3 (built into the tool cache when absent), with its own home."""
-    from lab import toolchain
-
-    pins = versions()["lab_tools"]
-    toolchain.build(pins, only=["helm"])
-    home = tmp_path_factory.mktemp("helm-home")
-    env = {f"HELM_{kind}_HOME": str(home / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")}
-    return str(toolchain.binary_paths(pins)["helm"]), env
-
-
-@pytest.fixture(scope="module")
 def render(playbook, vault_password, helm, tmp_path_factory):
     """render(tree, *extra args) -> CompletedProcess of the playbook in gitops mode."""
     assert MIRROR.is_dir(), f"the chart mirror {MIRROR} is missing (see docs/lab.md)"
