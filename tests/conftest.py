@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import lab
+import lab as lab_package
 from lab import credentials
 from lab.data import Data, DataError
 from lab.settings import load
@@ -25,6 +25,41 @@ def lab_settings():
     """The lab's settings, read from inventories/lab (its secrets generated when absent)."""
     credentials.ensure()
     return load()
+
+
+def lab_component_running(status_stdout: str) -> bool:
+    """Whether `python -m lab cluster status` shows any lab process alive (running or unhealthy)."""
+    return any(line.split()[1:2] in (["running"], ["unhealthy"]) for line in status_stdout.splitlines())
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory, lab_settings):
+    """The lab cluster, one for every test folder of the session (tests/lab_support.Lab).
+
+    Started through `python -m lab cluster up` when it is not healthy. Any
+    component already running means the lab is someone else's (a developer,
+    another session): it is brought up to health but never stopped here;
+    a lab this fixture started from nothing is stopped at the end.
+    """
+    import lab_support
+
+    status = lab_support.labctl("status", check=False)
+    was_running = status.returncode == 0 or lab_component_running(status.stdout)
+    if status.returncode != 0:
+        lab_support.labctl("up")
+    pins = lab_settings.versions["lab_tools"]
+    binaries = {name: lab_support.labctl("bin", name).stdout.strip() for name in ("kubectl", "helm", "kubeadm")}
+    helm_home = tmp_path_factory.mktemp("helm")
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(lab_settings.kubeconfig),
+        "HELM_CACHE_HOME": str(helm_home / "cache"),
+        "HELM_CONFIG_HOME": str(helm_home / "config"),
+        "HELM_DATA_HOME": str(helm_home / "data"),
+    }
+    yield lab_support.Lab(ROOT, lab_settings.kubeconfig, pins, binaries, env)
+    if not was_running:
+        lab_support.labctl("down")
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +76,12 @@ def running_data_services(labdata, lab_settings):
     stopped; ones already running before it are left running.
     """
     try:
-        with lab.exclusive(lab_settings.state):
+        with lab_package.exclusive(lab_settings.state):
             started = labdata.up()
     except DataError as exc:
         pytest.fail(f"lab data services did not start: {exc}")
     yield labdata
-    with lab.exclusive(lab_settings.state):
+    with lab_package.exclusive(lab_settings.state):
         labdata.down(started)
 
 

@@ -17,6 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 LABCTL = [sys.executable, "-m", "lab", "cluster"]
+LAB_INVENTORY = ROOT / "inventories" / "lab"
 
 
 def labctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -68,3 +69,20 @@ class Lab:
             if time.monotonic() > deadline:
                 pytest.fail(f"timed out waiting for {what}")
             time.sleep(0.5)
+
+
+def inventory_var(name: str):
+    """A plain (untemplated) variable of the lab inventory's group_vars/all."""
+    for path in sorted((LAB_INVENTORY / "group_vars" / "all").glob("*.yml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        if name in data:
+            return data[name]
+    raise KeyError(name)
+
+
+def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """localhost's PLAY RECAP counters of a run."""
+    for line in result.stdout.splitlines()[::-1]:
+        if line.startswith("localhost") and "ok=" in line:
+            return {k: int(v) for k, v in (part.split("=") for part in line.split()[2:])}
+    raise AssertionError(f"no PLAY RECAP in:\n{result.stdout[-3000:]}")

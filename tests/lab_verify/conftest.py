@@ -1,51 +1,18 @@
 """Lab fixtures for platform_verify's cluster checks: the lab, and the two CRDs they read.
 
-tests/lab's fixtures are not visible from here (pytest scopes a conftest to
-its folder), so this one does the same with the shared helpers (tests/lab_support.py):
-the lab is started through `python -m lab cluster up` when no component of it
-runs, and stopped at the end only when this session started it. The Workflow and
+The lab itself is the session's shared `lab` fixture (tests/conftest.py). The Workflow and
 InferenceService CRDs are rendered from the lab's chart mirror and created
 only when the cluster lacks them; only those created here are deleted again.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import lab_support
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def lab_component_running(status_stdout: str) -> bool:
-    """Whether `python -m lab cluster status` shows any lab process alive (running or unhealthy)."""
-    return any(line.split()[1:2] in (["running"], ["unhealthy"]) for line in status_stdout.splitlines())
-
-
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory, lab_settings):
-    status = lab_support.labctl("status", check=False)
-    # Any component running means the lab is someone else's (a developer, another
-    # session): it is brought up to health but never stopped here.
-    was_running = status.returncode == 0 or lab_component_running(status.stdout)
-    if status.returncode != 0:
-        lab_support.labctl("up")
-    pins = lab_settings.versions["lab_tools"]
-    binaries = {name: lab_support.labctl("bin", name).stdout.strip() for name in ("kubectl", "helm")}
-    helm_home = tmp_path_factory.mktemp("helm")
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(lab_settings.kubeconfig),
-        "HELM_CACHE_HOME": str(helm_home / "cache"),
-        "HELM_CONFIG_HOME": str(helm_home / "config"),
-        "HELM_DATA_HOME": str(helm_home / "data"),
-    }
-    yield lab_support.Lab(ROOT, lab_settings.kubeconfig, pins, binaries, env)
-    if not was_running:
-        lab_support.labctl("down")
 
 
 def chart_versions() -> dict:

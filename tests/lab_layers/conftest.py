@@ -1,0 +1,68 @@
+"""The cluster layers 2-4 converged once on the lab, shared by every test in this folder.
+
+`playbooks/site.yml --tags networking,storage,gpu` runs against
+inventories/lab in direct delivery (the lab's data services up, for the
+storage layer's S3 side), then `python -m lab cluster up` starts the real
+controllers of the charts it installed (lab/controllers.py: MetalLB).
+Tests that change the cluster through the inventory run the playbook again
+with extra vars (`layers.play`) and restore what they changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from lab_support import LAB_INVENTORY, ROOT, Lab, labctl
+
+LAYERS = "networking,storage,gpu"
+
+
+@dataclass
+class Layers:
+    lab: Lab
+    env: dict
+    first: subprocess.CompletedProcess
+
+    def play(self, *args: str, tags: str = LAYERS, check: bool = True) -> subprocess.CompletedProcess:
+        """site.yml on the lab inventory with these tags and extra arguments."""
+        result = subprocess.run(
+            ["ansible-playbook", "playbooks/site.yml", "-i", str(LAB_INVENTORY), "--tags", tags, *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(f"site.yml --tags {tags} {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-8000:]}")
+        return result
+
+    def play_with(self, extra: dict, tags: str = LAYERS, check: bool = True) -> subprocess.CompletedProcess:
+        return self.play("-e", json.dumps(extra), tags=tags, check=check)
+
+    def controllers_up(self) -> None:
+        labctl("up")
+
+
+@pytest.fixture(scope="session")
+def layers(lab: Lab, running_data_services) -> Layers:
+    env = {
+        **lab.env,
+        "PATH": os.pathsep.join(
+            [str(Path(lab.bin["helm"]).parent), str(Path(sys.executable).parent), os.environ["PATH"]]
+        ),
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "K8S_AUTH_KUBECONFIG": str(lab.kubeconfig),
+    }
+    found = Layers(lab, env, None)
+    found.first = found.play()
+    found.controllers_up()
+    return found
