@@ -310,10 +310,11 @@ POLICY_EXPRESSION = (
     "t.matchExpressions.exists(e, e.key == '" + GPU_PRODUCT_LABEL + "' && e.operator == 'In' && "
     "size(e.values) > 0 && e.values.all(v, has(params.data) && v in params.data))))"
 )
+# CEL iterates a map's keys in no fixed order: sort() (Kubernetes' lists library, 1.34+) keeps the message stable.
 POLICY_MESSAGE = (
     "'pods in ' + request.namespace + ' that request GPUs must require node affinity "
     + GPU_PRODUCT_LABEL
-    + " In (' + (has(params.data) ? params.data.map(k, k).join(', ') : 'no GPU class') + ')'"
+    + " In (' + (has(params.data) ? params.data.map(k, k).sort().join(', ') : 'no GPU class') + ')'"
 )
 
 

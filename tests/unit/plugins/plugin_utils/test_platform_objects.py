@@ -191,3 +191,14 @@ def test_tenancy_quotas_follow_the_team_classes():
     assert policy["kind"] == "ValidatingAdmissionPolicy"
     assert policy["spec"]["paramKind"] == {"apiVersion": "v1", "kind": "ConfigMap"}
     assert "nvidia.com/gpu.product" in policy["spec"]["validations"][0]["expression"]
+
+
+def test_tenancy_policy_message_lists_the_allowed_products_sorted():
+    """CEL walks a map's keys in no fixed order: the message sorts the param ConfigMap's keys first."""
+    team = {"name": "multi", "namespace": "team-multi", "gpu_classes": ["a100-training", "l4"]}
+    objects = po.tenancy_objects([team], CLASSES, CUSTOM, 8, "team-gpu-placement")
+    validation = objects[-1]["spec"]["validations"][0]
+    assert "params.data.map(k, k).sort().join(', ')" in validation["messageExpression"]
+    assert validation["messageExpression"].startswith("'pods in ' + request.namespace + ")
+    params = next(o for o in objects if o["kind"] == "ConfigMap")
+    assert list(params["data"]) == ["NVIDIA-A100-SXM4-80GB", "NVIDIA-L4"]
