@@ -48,12 +48,14 @@ def upgrade(layers, layer: str, extra: dict | None = None, check: bool = True) -
 
 def release(lab, name: str, namespace: str) -> dict:
     """Helm's own view of a release: revision, status, chart version, user-supplied values."""
-    status = json.loads(lab.helm("status", name, "-n", namespace, "-o", "json").stdout)
+    listed = json.loads(lab.helm("list", "-n", namespace, "--all", "--filter", f"^{name}$", "-o", "json").stdout)
+    assert len(listed) == 1, listed
     values = json.loads(lab.helm("get", "values", name, "-n", namespace, "-o", "json").stdout) or {}
+    chart = listed[0]["chart"]
     return {
-        "revision": status["version"],
-        "status": status["info"]["status"],
-        "version": status["chart"]["metadata"]["version"],
+        "revision": int(listed[0]["revision"]),
+        "status": listed[0]["status"],
+        "version": chart.rsplit("-", 1)[1],
         "values": values,
     }
 
@@ -103,6 +105,7 @@ def newer_metallb(layers, chart_repository, tmp_path) -> tuple[Path, str, str]:
     current = str(charts["metallb"])
     newer = bumped(current)
     folder = tmp_path / "charts"
+    folder.mkdir()
     for chart in ("cilium", "metallb"):
         lab.helm("pull", chart, "--repo", chart_repository(chart), "--version", str(charts[chart]), "-d", str(folder))
     source = tmp_path / "source"
