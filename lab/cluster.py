@@ -362,8 +362,12 @@ def sync_nodes(s: Cluster) -> list[str]:
     return changes
 
 
+# Node labels the platform's roles set (gpu_operator): never the lab's to remove.
+PLATFORM_NODE_LABELS = ("nvidia.com/device-plugin.config", "nvidia.com/gpu.deploy.")
+
+
 def _lab_owned(label: str) -> bool:
-    return label.startswith(("nvidia.com/", "lab.baremetal.mlops/"))
+    return label.startswith(("nvidia.com/", "lab.baremetal.mlops/")) and not label.startswith(PLATFORM_NODE_LABELS)
 
 
 def nodes_ready(s: Cluster) -> bool:

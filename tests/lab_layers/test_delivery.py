@@ -1,0 +1,163 @@
+"""Direct delivery of layers 2-4 on the lab: idempotence, check mode, failures named and recovered,
+placement by the real scheduler and DaemonSet controller, and the same rendering as GitOps delivery."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from lab_support import LAB_INVENTORY, ROOT, inventory_var, recap
+
+from ansible_collections.baremetal.mlops.plugins.plugin_utils import release_render
+
+pytestmark = pytest.mark.lab
+
+
+def helm_json(lab, *args: str):
+    return json.loads(lab.helm(*args, "-o", "json").stdout)
+
+
+def release(lab, name: str, namespace: str) -> dict:
+    found = [r for r in helm_json(lab, "list", "-n", namespace, "--all") if r["name"] == name]
+    assert found, f"no Helm release {namespace}/{name}"
+    return found[0]
+
+
+def test_a_second_run_changes_nothing(layers):
+    layers.controllers_up()  # the lab's own node sync must not undo what the roles set
+    assert recap(layers.play())["changed"] == 0
+
+
+def test_check_mode_predicts_a_value_change_without_making_it(layers):
+    lab = layers.lab
+    before = release(lab, "cilium", "kube-system")
+    result = layers.play("--check", "-e", json.dumps({"cilium_values": {"debug": {"enabled": True}}}), tags="cilium")
+    assert recap(result)["changed"] >= 1, result.stdout[-3000:]
+    assert release(lab, "cilium", "kube-system")["revision"] == before["revision"]
+    assert "debug" not in (helm_json(lab, "get", "values", "cilium", "-n", "kube-system") or {})
+
+
+def test_a_release_that_does_not_become_ready_is_named_and_a_rerun_converges(layers):
+    """A value no node satisfies: the run fails naming the layer, component and release within the
+    bounded wait; the failed release is upgraded again by the next run (kubernetes.core.helm alone
+    would report it unchanged), and the MetalLB controller follows the chart's pod."""
+    lab = layers.lab
+    stuck = {
+        "metallb_values": {"controller": {"nodeSelector": {"lab.baremetal.mlops/nowhere": "true"}}},
+        "release_delivery_wait_timeout": 15,
+    }
+    try:
+        failed = layers.play_with(stuck, tags="metallb", check=False)
+        assert failed.returncode != 0
+        assert (
+            "networking layer, metallb: Helm release metallb did not install or become ready within 15 s"
+            in " ".join((failed.stdout + failed.stderr).split())
+        ), failed.stdout[-4000:]
+        assert release(lab, "metallb", "metallb-system")["status"] == "failed"
+    finally:
+        recovered = layers.play(tags="metallb")
+    assert recap(recovered)["changed"] >= 1
+    assert release(lab, "metallb", "metallb-system")["status"] == "deployed"
+    assert "controller" not in (helm_json(lab, "get", "values", "metallb", "-n", "metallb-system") or {})
+    assert recap(layers.play(tags="metallb"))["changed"] == 0
+    layers.controllers_up()
+
+
+def test_longhorn_runs_only_on_the_storage_nodes(layers):
+    lab = layers.lab
+    storage = set(
+        yaml.safe_load((LAB_INVENTORY / "hosts.yml").read_text())["all"]["children"]["storage_nodes"]["hosts"]
+    )
+    labelled = {
+        n["metadata"]["name"] for n in lab.get("nodes", "-l", "node.longhorn.io/create-default-disk=true")["items"]
+    }
+    assert labelled == storage
+    managers = lab.get("pods", "-n", "longhorn-system", "-l", "app=longhorn-manager")["items"]
+    assert sorted(p["spec"].get("nodeName") for p in managers) == sorted(storage)
+    others = lab.get("pods", "-n", "longhorn-system")["items"]
+    assert {p["spec"].get("nodeName") for p in others} <= storage, "a Longhorn pod runs beyond the storage nodes"
+    # longhorn-manager creates the StorageClass from this ConfigMap at start; kwok runs no manager
+    source = lab.get("configmap", "longhorn-storageclass", "-n", "longhorn-system")["data"]["storageclass.yaml"]
+    storage_class = yaml.safe_load(source)
+    assert storage_class["metadata"]["name"] == inventory_var("platform_storage_class")
+    assert storage_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert storage_class["parameters"]["numberOfReplicas"] == str(inventory_var("platform_storage_replicas"))
+    defaults = yaml.safe_load(
+        lab.get("configmap", "longhorn-default-setting", "-n", "longhorn-system")["data"]["default-setting.yaml"]
+    )
+    assert str(defaults["default-replica-count"]) == str(inventory_var("platform_storage_replicas")), defaults
+    assert str(defaults["create-default-disk-labeled-nodes"]).lower() == "true", defaults
+
+
+def test_each_gpu_node_carries_its_class_labels(layers):
+    lab = layers.lab
+    hosts = yaml.safe_load((LAB_INVENTORY / "hosts.yml").read_text())["all"]["children"]["k8s_cluster"]["children"]
+    classes = inventory_var("gpu_node_classes")
+    for name, host in hosts["gpu_nodes"]["hosts"].items():
+        gpu_class = classes[host["gpu_node_class"]]
+        labels = lab.get("node", name)["metadata"]["labels"]
+        assert labels["nvidia.com/mig.config"] == (
+            gpu_class["mig_config"] if gpu_class["mig_config"] != "none" else "all-disabled"
+        )
+        assert labels["nvidia.com/device-plugin.config"] in (host["gpu_node_class"], "default")
+
+
+@pytest.fixture(scope="module")
+def gitops_rendering(layers, tmp_path_factory):
+    """The same inventory rendered for GitOps delivery (no cluster touched): the tree's Applications and objects."""
+    base = tmp_path_factory.mktemp("lab-gitops")
+    tree = base / "tree"
+    layers.play(
+        "-e",
+        "platform_delivery=gitops",
+        "-e",
+        f"platform_gitops_dir={tree}",
+        "-e",
+        "platform_gitops_repo_url=https://git.example.internal/platform.git",
+        "-e",
+        "minio_s3_provisioning_enabled=false",
+    )
+    files = {str(p.relative_to(tree)): p.read_text() for p in sorted(tree.rglob("*")) if p.is_file()}
+    return release_render.parse_gitops_tree(files)
+
+
+def test_direct_delivery_installed_what_gitops_delivery_renders(layers, gitops_rendering):
+    lab = layers.lab
+    apps = [a for a in gitops_rendering["applications"] if "chart" in a["spec"]["source"]]
+    assert len(apps) >= 6, [a["metadata"]["name"] for a in apps]
+    for app in apps:
+        name, namespace = app["metadata"]["name"], app["spec"]["destination"]["namespace"]
+        installed = release(lab, name, namespace)
+        assert installed["chart"] == f"{app['spec']['source']['chart']}-{app['spec']['source']['targetRevision']}"
+        values = helm_json(lab, "get", "values", name, "-n", namespace) or {}
+        assert values == app["spec"]["source"]["helm"]["valuesObject"], name
+    for obj in gitops_rendering["objects"]:
+        meta = obj["metadata"]
+        where = ["-n", meta["namespace"]] if meta.get("namespace") else []
+        kind = f"{obj['kind'].lower()}.{obj['apiVersion'].split('/')[0]}" if "/" in obj["apiVersion"] else obj["kind"]
+        live = lab.get(kind, meta["name"], *where)
+        for key in ("spec", "data", "rules", "roleRef", "subjects"):
+            if key in obj:
+                assert _subset(obj[key], live.get(key)), (
+                    f"{obj['kind']} {meta['name']}: {key} differs from the rendering"
+                )
+
+
+def _subset(want, have) -> bool:
+    """want's fields all present in have (the API server adds defaults, never removes)."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(_subset(v, have.get(k)) for k, v in want.items())
+    if isinstance(want, list):
+        return (
+            isinstance(have, list)
+            and len(want) == len(have)
+            and all(_subset(w, h) for w, h in zip(want, have, strict=True))
+        )
+    return want == have or str(want) == str(have)
+
+
+def test_the_playbooks_change_no_file_in_the_repository(layers):
+    """The image lists go beside the inventory under artifacts/ (ignored), never into playbooks/."""
+    assert not (ROOT / "playbooks" / "artifacts").exists()
+    assert (LAB_INVENTORY / "artifacts" / "images" / "metallb.txt").is_file()
