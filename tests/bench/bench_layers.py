@@ -98,9 +98,8 @@ def scaled_inventory(target: Path, nodes: int) -> Path:
             "ansible_host": f"127.0.11.{i % 250 + 1}" if i < 250 else f"127.0.12.{i - 249}",
             "gpu_node_class": classes[i % 2],
         }
-    if nodes <= 1 + len(workers) + len(gpus) and extra == 0:
-        keep = max(0, nodes - 1 - len(workers))
-        gpus = dict(list(gpus.items())[:keep])
+    if extra == 0:  # fewer nodes than the lab has: keep the first GPU hosts
+        gpus = dict(list(gpus.items())[: max(0, nodes - 1 - len(workers))])
     cluster["gpu_nodes"]["hosts"] = gpus
     (target / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False))
     net = target / "group_vars" / "all" / "platform.yml"

@@ -9,13 +9,13 @@ before the session are left running.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from s3_support import ansible_json_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,14 +36,7 @@ class TaskRunner:
     """Run one module of this collection through `ansible` on localhost and return its result."""
 
     def __init__(self, env: dict):
-        self.env = dict(os.environ, **env)
-        self.env.update(
-            ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-            ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"),
-            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-            ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-            ANSIBLE_NOCOLOR="1",
-        )
+        self.env = ansible_json_env(env)
         self.ansible = str(Path(sys.executable).parent / "ansible")
 
     def __call__(self, module: str, args: dict, check: bool = False, diff: bool = False, env: dict | None = None):

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import io
-from urllib.parse import urlsplit
 
 import pytest
-from minio import Minio
 from minio.error import S3Error
+from s3_support import s3_client
 
 pytestmark = pytest.mark.integration
-
-
-def s3_client(env, access_key=None, secret_key=None):
-    return Minio(
-        urlsplit(env["MINIO_ENDPOINT"]).netloc,
-        access_key=access_key or env["MINIO_ACCESS_KEY"],
-        secret_key=secret_key or env["MINIO_SECRET_KEY"],
-        secure=False,
-    )
 
 
 def test_bucket_versioning_lifecycle_idempotent_and_check_mode(run_task, data_services, unique):

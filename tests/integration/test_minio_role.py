@@ -12,18 +12,17 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from minio import Minio
 from minio.credentials import StaticProvider
 from minio.deleteobjects import DeleteObject
 from minio.error import MinioAdminException, S3Error
 from minio.minioadmin import MinioAdmin
+from s3_support import ansible_json_env, s3_client
 
 pytestmark = pytest.mark.integration
 
@@ -41,15 +40,6 @@ PLAYBOOK = """\
         name: baremetal.mlops.minio
         tasks_from: s3
 """
-
-
-def s3_client(env, access_key=None, secret_key=None):
-    return Minio(
-        urlsplit(env["MINIO_ENDPOINT"]).netloc,
-        access_key=access_key or env["MINIO_ACCESS_KEY"],
-        secret_key=secret_key or env["MINIO_SECRET_KEY"],
-        secure=False,
-    )
 
 
 def admin_client(env):
@@ -90,14 +80,7 @@ class Converge:
     """Run the role's `s3` entry point with the given variables; return the play's stats and task results."""
 
     def __init__(self, env, tmp_path):
-        self.env = dict(os.environ, **env)
-        self.env.update(
-            ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-            ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"),
-            ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-            ANSIBLE_NOCOLOR="1",
-        )
+        self.env = ansible_json_env(env)
         self.tmp_path = tmp_path
         self.playbook = tmp_path / "s3.yml"
         self.playbook.write_text(PLAYBOOK)
