@@ -95,11 +95,18 @@ def test_planted_problems_are_all_reported_in_one_run(playbook, vault_password, 
     assert "example-" not in output.replace("example.com", "")
 
 
-def test_lab_main_job_runs_preflight_and_reports_skipped_layers(playbook, lab_secrets):
-    result = playbook("playbooks/site.yml", "-i", "inventories/lab")
-    assert result.returncode == 0, result.stdout + result.stderr
-    for layer in ("compute", "networking", "storage", "gpu", "serving", "tracking", "orchestration", "observability"):
-        assert f"SKIPPED layer {layer}:" in result.stdout
+def test_lab_main_job_without_a_cluster_stops_at_the_first_cluster_layer_naming_the_kubeconfig(
+    playbook, lab_secrets, tmp_path
+):
+    """Preflight passes, the compute layer leaves the simulated hosts alone, and the first cluster
+    layer stops with one message that says which layer and which kubeconfig, not the client's own."""
+    kubeconfig = tmp_path / "no-cluster-here"
+    result = playbook("playbooks/site.yml", "-i", "inventories/lab", env={"K8S_AUTH_KUBECONFIG": str(kubeconfig)})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "SKIPPED layer compute:" in output
+    assert f"tenancy layer, platform-tenancy: cannot reach the Kubernetes API with kubeconfig {kubeconfig}" in output
+    assert "Storage layer" not in output  # nothing ran after the failure
 
 
 def test_host_vars_files_override_inline_addresses(playbook, vault_password, example_inventory):
