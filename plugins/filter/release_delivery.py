@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.baremetal.mlops.plugins.plugin_utils import chart_check, images, release_render
@@ -52,8 +54,9 @@ def chart_value_problems(values: dict, chart_path: str) -> list:
         raise AnsibleFilterError(f"chart_value_problems: {exc}") from exc
 
 
-def image_list(template_results: list, chart_folder: str) -> str:
-    """The image list file's content from the registered `helm template` results (item: the release)."""
+def image_list(template_results: list, chart_folder: str, fingerprint: str | None = None) -> str:
+    """The image list file's content from the registered `helm template` results (item: the release);
+    `fingerprint` (of the rendering's inputs) goes into the header so an unchanged rendering can be skipped."""
     entries = []
     for result in template_results:
         release = result["item"]
@@ -61,12 +64,25 @@ def image_list(template_results: list, chart_folder: str) -> str:
         entries.append(
             {"release": release["name"], "images": release_images(result["stdout"], chart, release.get("values"))}
         )
-    return images.image_list(entries)
+    return images.image_list(entries, fingerprint)
 
 
 def missing_crds(objects: list, crds: list) -> list:
     """`Kind.group` of the custom resources among `objects` whose CRD is not Established in `crds`."""
     return release_render.missing_crds(release_render.plain(objects), release_render.plain(crds))
+
+
+def helm_release_status(helm_list_json: str) -> dict:
+    """`helm list --output json` -> {"namespace/name": status}."""
+    try:
+        return {f"{r['namespace']}/{r['name']}": r["status"] for r in json.loads(helm_list_json or "[]") or []}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AnsibleFilterError(f"helm_release_status: not the output of helm list --output json: {exc}") from exc
+
+
+def established_crds(crds: list) -> list:
+    """The CRDs among `crds` that are Established, reduced to what missing_crds reads (group, kind, condition)."""
+    return release_render.established_crds(release_render.plain(crds))
 
 
 def node_label_patches(entry: dict) -> list:
@@ -88,4 +104,6 @@ class FilterModule:
             "image_list": image_list,
             "missing_crds": missing_crds,
             "node_label_patches": node_label_patches,
+            "helm_release_status": helm_release_status,
+            "established_crds": established_crds,
         }

@@ -98,8 +98,11 @@ def parse_manifests(text: str) -> list[dict]:
     return [document for document in yaml.safe_load_all(text) if isinstance(document, dict)]
 
 
-def image_list(entries: list[dict]) -> str:
-    """The image list file: one `image release` line per pair, sorted, with a header."""
+def image_list(entries: list[dict], fingerprint: str | None = None) -> str:
+    """The image list file: one `image release` line per pair, sorted, with a header (and the
+    fingerprint of the rendering it came from, when given)."""
     lines = sorted({f"{image} {entry['release']}" for entry in entries for image in entry["images"]})
     header = "# Container images the releases run: `image release`, one per line (baremetal.mlops).\n"
+    if fingerprint:
+        header += f"# rendering {fingerprint}\n"
     return header + "".join(f"{line}\n" for line in lines)

@@ -189,13 +189,26 @@ BUILT_IN_GROUPS = frozenset(
 )
 
 
+def _is_established(crd: dict) -> bool:
+    conditions = (crd.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+def established_crds(crds: list) -> list[dict]:
+    """The Established CRDs of `crds`, each reduced to its group, kind and condition (a small fact to keep)."""
+    return [
+        {
+            "spec": {"group": crd["spec"]["group"], "names": {"kind": crd["spec"]["names"]["kind"]}},
+            "status": {"conditions": [{"type": "Established", "status": "True"}]},
+        }
+        for crd in crds or []
+        if _is_established(crd)
+    ]
+
+
 def missing_crds(objects: list, crds: list) -> list[str]:
     """`Kind.group` of each custom resource among `objects` whose CRD is not Established in `crds`."""
-    established = set()
-    for crd in crds or []:
-        conditions = (crd.get("status") or {}).get("conditions") or []
-        if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
-            established.add((crd["spec"]["group"], crd["spec"]["names"]["kind"]))
+    established = {(crd["spec"]["group"], crd["spec"]["names"]["kind"]) for crd in crds or [] if _is_established(crd)}
     needed = {object_key(obj)[:2] for obj in objects or []}
     return sorted(f"{kind}.{group}" for group, kind in needed - established if group not in BUILT_IN_GROUPS)
 

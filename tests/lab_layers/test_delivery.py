@@ -172,3 +172,17 @@ def test_the_playbooks_change_no_file_in_the_repository(layers):
     assert (LAB_INVENTORY / ".artifacts" / "images" / "metallb.txt").is_file()
     again = layers.play(tags="metallb")
     assert "as an inventory source" not in again.stdout + again.stderr
+
+
+def test_the_image_list_is_rendered_again_only_when_its_inputs_changed(layers):
+    """The list's header carries a fingerprint of the rendering's inputs: a re-run with the same inputs
+    skips helm template; a list without a matching fingerprint is rendered again, identical."""
+    path = LAB_INVENTORY / ".artifacts" / "images" / "metallb.txt"
+    written = path.read_text()
+    assert any(line.startswith("# rendering ") for line in written.splitlines()[:2])
+    before = path.stat().st_mtime_ns
+    layers.play(tags="metallb")
+    assert path.stat().st_mtime_ns == before
+    path.write_text("\n".join(line for line in written.splitlines() if not line.startswith("# rendering ")) + "\n")
+    layers.play(tags="metallb")
+    assert path.read_text() == written

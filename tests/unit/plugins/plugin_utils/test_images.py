@@ -67,3 +67,11 @@ def test_image_list_is_sorted_and_unique():
 
 def test_parse_manifests_drops_empty_documents():
     assert images.parse_manifests("---\n# Source: x\n---\nkind: A\n---\n") == [{"kind": "A"}]
+
+
+def test_image_list_carries_the_fingerprint_of_its_rendering_in_the_header():
+    entries = [{"release": "a", "images": ["a:1"]}]
+    text = images.image_list(entries, "f00d")
+    assert text.splitlines()[1] == "# rendering f00d"
+    assert text.splitlines()[2:] == ["a:1 a"]
+    assert "rendering" not in images.image_list(entries)

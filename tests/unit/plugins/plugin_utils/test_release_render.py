@@ -201,3 +201,26 @@ def test_missing_crds_names_custom_resources_without_an_established_crd():
     peer = {"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "p"}}
     assert rr.missing_crds([pool("a"), namespace, peer], [crd]) == ["BGPPeer.metallb.io"]
     assert rr.missing_crds([pool("a"), namespace], [crd]) == []
+
+
+def test_established_crds_keeps_only_established_ones_reduced_to_what_missing_crds_reads():
+    full = {
+        "metadata": {"name": "ipaddresspools.metallb.io"},
+        "spec": {"group": "metallb.io", "names": {"kind": "IPAddressPool", "plural": "ipaddresspools"}, "versions": []},
+        "status": {
+            "conditions": [{"type": "NamesAccepted", "status": "True"}, {"type": "Established", "status": "True"}]
+        },
+    }
+    pending = {
+        "spec": {"group": "metallb.io", "names": {"kind": "BGPPeer"}},
+        "status": {"conditions": [{"type": "Established", "status": "False"}]},
+    }
+    kept = rr.established_crds([full, pending])
+    assert kept == [
+        {
+            "spec": {"group": "metallb.io", "names": {"kind": "IPAddressPool"}},
+            "status": {"conditions": [{"type": "Established", "status": "True"}]},
+        }
+    ]
+    peer = {"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "p"}}
+    assert rr.missing_crds([pool("a"), peer], kept) == ["BGPPeer.metallb.io"]
