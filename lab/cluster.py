@@ -342,6 +342,13 @@ def sync_nodes(s: Cluster) -> list[str]:
         changes += [f"created node {n['metadata']['name']}" for n in missing]
     for name in sorted(set(wanted) & set(have)):
         want, got = wanted[name], have[name]
+        taints = lab_nodes.missing_taints(want, got)
+        if taints is not None:
+            # resourceVersion: refused rather than dropping a taint the node controller set meanwhile
+            meta = {"resourceVersion": got["metadata"]["resourceVersion"]}
+            patch = {"metadata": meta, "spec": {"taints": taints}}
+            kubectl(s, "patch", "node", name, "--type=merge", "-p", json.dumps(patch))
+            changes.append(f"tainted node {name}")
         labels = {k: v for k, v in want["metadata"]["labels"].items() if got["metadata"].get("labels", {}).get(k) != v}
         stale = {
             k: None for k in got["metadata"].get("labels", {}) if _lab_owned(k) and k not in want["metadata"]["labels"]

@@ -4,8 +4,9 @@ Each inventory host becomes one simulated node whose InternalIP is the host's
 ansible_host. GPU hosts take their product, MIG layout and time-slicing from
 their `gpu_node_class` (inventories/lab/group_vars/all/gpu.yml) and carry the
 labels and extended resources that the GPU Operator's feature discovery and
-device plugin would publish on real hardware, so the real scheduler decides
-where GPU pods go.
+device plugin would publish on real hardware, and the inventory's
+`gpu_node_taint` that kubeadm registers real GPU nodes with, so the real
+scheduler decides where GPU pods go and keeps CPU pods off GPU nodes.
 """
 
 from __future__ import annotations
@@ -145,7 +146,26 @@ def gpu_labels_and_resources(
     return labels, resources
 
 
-def node_object(name: str, address: str, role: str, labels: dict, resources: dict, kube_version: str) -> dict:
+def gpu_taint(taint) -> dict:
+    """The Node taint for the inventory's gpu_node_taint (key, value, effect), as kubeadm registers it."""
+    if not isinstance(taint, dict) or not taint.get("key") or not taint.get("effect"):
+        raise InventoryError(f"gpu_node_taint {taint!r} needs a key and an effect (inventories/lab gpu.yml)")
+    node_taint = {"key": str(taint["key"])}
+    if taint.get("value") is not None:
+        node_taint["value"] = str(taint["value"])
+    node_taint["effect"] = str(taint["effect"])
+    return node_taint
+
+
+def node_object(
+    name: str,
+    address: str,
+    role: str,
+    labels: dict,
+    resources: dict,
+    kube_version: str,
+    taints: list[dict] | tuple = (),
+) -> dict:
     all_labels = {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
@@ -154,7 +174,7 @@ def node_object(name: str, address: str, role: str, labels: dict, resources: dic
         LAB_LABEL: "true",
         **labels,
     }
-    taints = []
+    taints = list(taints)
     if role == "control_plane":
         all_labels["node-role.kubernetes.io/control-plane"] = ""
         all_labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
@@ -195,6 +215,23 @@ def node_object(name: str, address: str, role: str, labels: dict, resources: dic
     }
 
 
+def missing_taints(want: dict, got: dict) -> list[dict] | None:
+    """The taints an existing node should carry: its own plus the wanted ones it lacks; None when it has them.
+
+    A wanted taint replaces one of the same key and effect (another value); every other taint the node
+    has stays (the node controller's not-ready taint, taints an operator or a test added), so a sync
+    never strips one.
+    """
+    have = list(got.get("spec", {}).get("taints") or [])
+    result = list(have)
+    for taint in want.get("spec", {}).get("taints") or []:
+        same = [t for t in result if (t.get("key"), t.get("effect")) == (taint["key"], taint["effect"])]
+        if same and all(t.get("value") == taint.get("value") for t in same):
+            continue
+        result = [t for t in result if t not in same] + [dict(taint)]
+    return None if result == have else result
+
+
 def nodes_from_inventory(settings: Settings) -> list[dict]:
     """One kwok Node per host of the lab inventory's cluster groups."""
     inv = settings.inventory
@@ -206,7 +243,7 @@ def nodes_from_inventory(settings: Settings) -> list[dict]:
     nodes = []
     for host in sorted(roles):
         hv = settings.host_vars(host)
-        labels, resources = {}, {}
+        labels, resources, taints = {}, {}, []
         if roles[host] == "gpu_nodes":
             cls_name = hv.get("gpu_node_class") if "gpu_node_class" in hv.raw else None
             classes = hv.get("gpu_node_classes") if "gpu_node_classes" in hv.raw else {}
@@ -215,6 +252,7 @@ def nodes_from_inventory(settings: Settings) -> list[dict]:
             site_layouts = hv.get("gpu_mig_configs") if "gpu_mig_configs" in hv.raw else {}
             labels, resources = gpu_labels_and_resources(classes[cls_name], int(hv.get("lab_gpu_count")), site_layouts)
             labels["lab.baremetal.mlops/gpu-node-class"] = cls_name
+            taints.append(gpu_taint(hv.get("gpu_node_taint") if "gpu_node_taint" in hv.raw else None))
         address = hv.get("ansible_host") if "ansible_host" in hv.raw else host
-        nodes.append(node_object(host, address, roles[host], labels, resources, kube_version))
+        nodes.append(node_object(host, address, roles[host], labels, resources, kube_version, taints))
     return nodes

@@ -27,6 +27,7 @@ CONTRACT_VARIABLES = (
     "bgp_peers",
     "gpu_node_classes",
     "gpu_mig_configs",
+    "gpu_node_taint",
     "platform_teams",
     "minio_buckets",
     "platform_gitops_dir",

@@ -23,7 +23,10 @@ description:
     would refuse, node addresses that are no IP address; AS numbers out of range
     and BGP peers off the node network; MIG asked of a GPU without MIG, MIG
     together with time-slicing, unknown MIG configurations; GPU nodes whose
-    class is undefined; teams, namespaces and buckets defined twice; team GPU
+    class is undefined; a C(gpu_node_taint) (required when there are
+    C(gpu_nodes)) whose key is no qualified name, whose value is no label
+    value or whose effect is not NoSchedule, PreferNoSchedule or NoExecute;
+    teams, namespaces and buckets defined twice; team GPU
     quotas that are no map of GPU resource to count, team groups that are no
     name; missing secrets; a Kubernetes version outside the compatibility matrix
     in the collection's versions.yml.

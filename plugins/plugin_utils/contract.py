@@ -42,6 +42,12 @@ _HTTP_URL = re.compile(r"^https?://[^\s/?#]+(/\S*)?$")
 # Git remotes Argo CD reads: a URL, or scp-like user@host:path.
 _GIT_URL = re.compile(r"^((https?|ssh|git|file)://[^\s/?#]*(/\S*)?|[\w.-]+@[\w.-]+:\S+)$")
 _GPU_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-\S+)$")
+# A Kubernetes qualified name's name part, and a label value (which may also be empty).
+_QUALIFIED_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+TAINT_FIELDS = ("key", "value", "effect")
+GPU_TAINT_EXPECTED = "a mapping with key, value and effect, such as nvidia.com/gpu, present, NoSchedule"
 # The StorageClass the longhorn role's chart creates (roles/longhorn).
 LONGHORN_STORAGE_CLASS = "longhorn"
 DNS_LABEL_EXPECTED = "a DNS-1123 label: lower case letters, digits and '-', at most 63 characters"
@@ -159,6 +165,7 @@ class Contract:
         self.check_bgp()
         self.check_gpu_classes()
         self.check_gpu_nodes()
+        self.check_gpu_taint()
         self.check_storage_and_teams()
         self.check_gitops()
         self.check_cluster_services()
@@ -573,6 +580,46 @@ class Contract:
                     f"one of {', '.join(classes) or '(none defined)'}",
                 )
 
+    def check_gpu_taint(self):
+        """The taint GPU nodes register with (roles/kubeadm) and the GPU daemonsets tolerate."""
+        name = "gpu_node_taint"
+        value = self.vars.get(name)
+        if is_missing(value) and not self.hosts_in("gpu_nodes"):
+            return
+        value = self.require(name, f"the taint of the gpu_nodes, {GPU_TAINT_EXPECTED}")
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.report.add(name, value, "is not a mapping", GPU_TAINT_EXPECTED)
+            return
+        unknown = [field for field in value if field not in TAINT_FIELDS]
+        if unknown:
+            self.report.add(name, sorted(map(str, unknown)), "are not taint fields", "only key, value and effect")
+        key = value.get("key", Undefined())
+        expected = (
+            "a Kubernetes qualified name: an optional DNS subdomain prefix and '/', then at most 63 letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit"
+        )
+        if is_missing(key):
+            self.report.missing(f"{name}.key", Undefined(), expected)
+        elif self.check_string(f"{name}.key", key, expected) and not qualified_name(key):
+            self.report.add(f"{name}.key", key, "is not a qualified name", expected)
+        if "value" in value and value["value"] is not None:
+            self.check_string(
+                f"{name}.value",
+                value["value"],
+                "a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter "
+                "or digit, or empty",
+                _LABEL_VALUE,
+                "is not a label value",
+            )
+        effect = value.get("effect", Undefined())
+        expected = f"one of {', '.join(TAINT_EFFECTS)}"
+        if is_missing(effect):
+            self.report.missing(f"{name}.effect", Undefined(), expected)
+        elif effect not in TAINT_EFFECTS:
+            self.report.add(f"{name}.effect", effect, "is not a taint effect", expected)
+
     def check_storage_and_teams(self):
         owners: dict[str, list[str]] = {}
         buckets = self.vars.get("minio_buckets", [])
@@ -765,6 +812,14 @@ class Contract:
     def check_secrets(self):
         for name in self.required_secrets:
             self.check_secret(name, self.get(name))
+
+
+def qualified_name(text: str) -> bool:
+    """A Kubernetes qualified name (label and taint keys): [DNS subdomain prefix '/'] name."""
+    prefix, slash, name = text.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return False
+    return bool(_QUALIFIED_NAME.match(name))
 
 
 def validate(variables, hosts, versions, required_charts=(), required_secrets=()) -> list[str]:

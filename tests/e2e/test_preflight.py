@@ -196,3 +196,35 @@ def test_one_node_ip_for_every_worker_is_a_duplicate(playbook, vault_password, e
             "expected unique addresses"
         ) in output, output
         assert "The inventory breaks its contract in 1 place(s)" in output
+
+
+def test_a_bad_gpu_node_taint_is_reported_field_by_field(playbook, vault_password, example_inventory):
+    def gpu(data):
+        data["gpu_node_taint"] = {"key": "nvidia.com/gpu class", "value": "present", "effect": "NoRun"}
+
+    edit(example_inventory / "group_vars" / "all" / "gpu.yml", gpu)
+
+    result = playbook("playbooks/preflight.yml", "-i", example_inventory, "--vault-password-file", vault_password)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    for line in (
+        "gpu_node_taint.key: 'nvidia.com/gpu class' is not a qualified name; expected a Kubernetes qualified "
+        "name: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.', "
+        "starting and ending with a letter or digit",
+        "gpu_node_taint.effect: 'NoRun' is not a taint effect; expected one of NoSchedule, PreferNoSchedule, NoExecute",
+    ):
+        assert f"- {line}" in output, output
+    assert "The inventory breaks its contract in 2 place(s)" in output
+
+
+def test_gpu_nodes_need_a_gpu_node_taint(playbook, vault_password, example_inventory):
+    edit(example_inventory / "group_vars" / "all" / "gpu.yml", lambda data: data.pop("gpu_node_taint"))
+
+    result = playbook("playbooks/preflight.yml", "-i", example_inventory, "--vault-password-file", vault_password)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert (
+        "- gpu_node_taint: is not defined; expected the taint of the gpu_nodes, a mapping with key, value and "
+        "effect, such as nvidia.com/gpu, present, NoSchedule"
+    ) in output
+    assert "The inventory breaks its contract in 1 place(s)" in output

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import yaml
 
 from ansible_collections.baremetal.mlops.plugins.plugin_utils import gpu_catalog
 from lab import nodes
@@ -109,9 +110,83 @@ def test_inventory_hosts_become_nodes(tmp_path):
     built = {n["metadata"]["name"]: n for n in nodes.nodes_from_inventory(Settings(ROOT, inventory))}
     assert set(built) == {"cp", "gpu"}
     assert built["cp"]["spec"]["taints"] == [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
+    assert built["gpu"]["spec"]["taints"] == [lab_gpu_taint()]
     gpu = built["gpu"]
     assert gpu["status"]["addresses"][0] == {"type": "InternalIP", "address": "127.0.10.31"}
     assert gpu["status"]["capacity"]["nvidia.com/gpu"] == "2"
     assert gpu["status"]["capacity"]["nvidia.com/mig-1g.10gb"] == "14"
     assert gpu["metadata"]["labels"]["nvidia.com/mig.strategy"] == "mixed"
     assert gpu["metadata"]["annotations"] == {nodes.KWOK_ANNOTATION: "fake"}
+
+
+def lab_gpu_taint() -> dict:
+    """The contract's gpu_node_taint of the lab inventory, as a Node taint (the lab's own source of truth)."""
+    taint = yaml.safe_load((ROOT / "inventories/lab/group_vars/all/gpu.yml").read_text())["gpu_node_taint"]
+    return {key: str(taint[key]) for key in ("key", "value", "effect") if taint.get(key) is not None}
+
+
+def write_inventory(tmp_path, gpu_taint_yaml: str | None = None):
+    inventory = tmp_path / "lab"
+    shutil.copytree(ROOT / "inventories" / "lab", inventory)
+    if gpu_taint_yaml is not None:
+        gpu = inventory / "group_vars" / "all" / "gpu.yml"
+        data = yaml.safe_load(gpu.read_text())
+        data["gpu_node_taint"] = yaml.safe_load(gpu_taint_yaml)
+        gpu.write_text("---\n" + yaml.safe_dump(data))
+    return inventory
+
+
+def test_only_gpu_nodes_carry_the_inventory_gpu_taint(tmp_path):
+    built = nodes.nodes_from_inventory(Settings(ROOT, write_inventory(tmp_path)))
+    taint = lab_gpu_taint()
+    assert taint == {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+    for node in built:
+        labels = node["metadata"]["labels"]
+        if "node-role.kubernetes.io/gpu" in labels:
+            assert node["spec"]["taints"] == [taint], node["metadata"]["name"]
+        else:
+            assert taint not in node["spec"]["taints"], node["metadata"]["name"]
+    assert sum(taint in n["spec"]["taints"] for n in built) == len(Settings(ROOT).inventory.group_hosts("gpu_nodes"))
+
+
+def test_the_gpu_taint_follows_the_inventory(tmp_path):
+    inventory = write_inventory(tmp_path, "{key: example.com/accelerator, effect: PreferNoSchedule}")
+    gpu = next(n for n in nodes.nodes_from_inventory(Settings(ROOT, inventory)) if n["metadata"]["name"] == "lab-l4-1")
+    assert gpu["spec"]["taints"] == [{"key": "example.com/accelerator", "effect": "PreferNoSchedule"}]
+
+
+def test_a_gpu_taint_without_an_effect_is_refused(tmp_path):
+    inventory = write_inventory(tmp_path, "{key: nvidia.com/gpu, value: present}")
+    with pytest.raises(nodes.InventoryError, match=r"gpu_node_taint .* needs a key and an effect"):
+        nodes.nodes_from_inventory(Settings(ROOT, inventory))
+
+
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+GPU_EXECUTE = {"key": "nvidia.com/gpu", "effect": "NoExecute"}
+NOT_READY = {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "timeAdded": "2026-11-30T22:00:00Z"}
+
+
+def node_with(*taints) -> dict:
+    return {"spec": {"taints": list(taints)}}
+
+
+@pytest.mark.parametrize(
+    ("has", "expected"),
+    [
+        ([], [GPU_TAINT]),
+        ([NOT_READY], [NOT_READY, GPU_TAINT]),
+        ([GPU_TAINT], None),
+        ([GPU_TAINT, NOT_READY], None),
+        ([{**GPU_TAINT, "value": "old"}, NOT_READY], [NOT_READY, GPU_TAINT]),
+        ([GPU_EXECUTE], [GPU_EXECUTE, GPU_TAINT]),
+    ],
+    ids=["untainted", "keeps-other-taints", "in-sync", "in-sync-with-others", "new-value", "other-effect-kept"],
+)
+def test_sync_adds_the_gpu_taint_and_never_strips_one(has, expected):
+    """What sync_nodes (lab/cluster.py) patches onto an existing node: None when nothing is to change."""
+    assert nodes.missing_taints(node_with(GPU_TAINT), {"spec": {"taints": has}}) == expected
+
+
+def test_sync_leaves_taints_of_a_node_the_lab_does_not_taint():
+    assert nodes.missing_taints(node_with(), {"spec": {"taints": [GPU_TAINT]}}) is None
+    assert nodes.missing_taints(node_with(), {"spec": {}}) is None

@@ -38,6 +38,7 @@ def good_vars():
             "l4": {"product": "NVIDIA-L4", "mig_config": "none", "time_slicing_replicas": 4},
         },
         "gpu_mig_configs": {"balanced": {"2g.20gb": 2, "1g.10gb": 3}},
+        "gpu_node_taint": {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"},
         "platform_teams": [
             {"name": "vision", "namespace": "team-vision", "buckets": ["vision-data"], "gpu_classes": ["a100"],
              "s3_secret_key": "k1", "group": "oidc:team-vision", "gpu_quota": {"nvidia.com/mig-1g.10gb": 14}},
@@ -123,6 +124,25 @@ def without(*names, **updates):
 )
 def test_good_variants_have_no_problem(updates):
     assert run(variables=changed(**updates)) == []
+
+
+@pytest.mark.parametrize(
+    "taint",
+    [
+        {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"},
+        {"key": "gpu", "effect": "PreferNoSchedule"},
+        {"key": "example.com/accelerator_class", "value": "", "effect": "NoExecute"},
+        {"key": "nvidia.com/gpu", "value": None, "effect": "NoSchedule"},
+    ],
+)
+def test_good_gpu_node_taints_have_no_problem(taint):
+    assert run(variables=changed(gpu_node_taint=taint)) == []
+
+
+def test_gpu_node_taint_is_optional_without_gpu_nodes():
+    hosts = [h for h in good_hosts() if "gpu_nodes" not in h.groups]
+    variables = without("gpu_node_taint", platform_teams=[], gpu_node_classes={})
+    assert run(variables=variables, hosts=hosts) == []
 
 
 def test_gitops_settings_are_optional_for_direct_delivery():
@@ -607,6 +627,79 @@ VARIABLE_CASES = {
     "team group empty": (
         changed(platform_teams=[{"name": "a", "namespace": "team-a", "s3_secret_key": "k", "group": ""}]),
         ["platform_teams[a].group: '' is not a group name; expected the name of the team's group in the API server"],
+    ),
+    "gpu taint missing while there are gpu nodes": (
+        without("gpu_node_taint"),
+        [
+            "gpu_node_taint: is not defined; expected the taint of the gpu_nodes, a mapping with key, value and "
+            "effect, such as nvidia.com/gpu, present, NoSchedule"
+        ],
+    ),
+    "gpu taint not a mapping": (
+        changed(gpu_node_taint="nvidia.com/gpu=present:NoSchedule"),
+        [
+            "gpu_node_taint: 'nvidia.com/gpu=present:NoSchedule' is not a mapping; "
+            "expected a mapping with key, value and effect, such as nvidia.com/gpu, present, NoSchedule"
+        ],
+    ),
+    "gpu taint effect unknown": (
+        changed(gpu_node_taint={"key": "nvidia.com/gpu", "value": "present", "effect": "NoRun"}),
+        [
+            "gpu_node_taint.effect: 'NoRun' is not a taint effect; "
+            "expected one of NoSchedule, PreferNoSchedule, NoExecute"
+        ],
+    ),
+    "gpu taint effect missing and a misspelt field": (
+        changed(gpu_node_taint={"key": "nvidia.com/gpu", "efect": "NoSchedule"}),
+        [
+            "gpu_node_taint: ['efect'] are not taint fields; expected only key, value and effect",
+            "gpu_node_taint.effect: is not defined; expected one of NoSchedule, PreferNoSchedule, NoExecute",
+        ],
+    ),
+    "gpu taint key not a qualified name": (
+        changed(gpu_node_taint={"key": "nvidia.com/gpu class", "value": "present", "effect": "NoSchedule"}),
+        [
+            "gpu_node_taint.key: 'nvidia.com/gpu class' is not a qualified name; expected a Kubernetes qualified "
+            "name: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit"
+        ],
+    ),
+    "gpu taint key with a bad prefix": (
+        changed(gpu_node_taint={"key": "NVIDIA.com/gpu", "value": "present", "effect": "NoSchedule"}),
+        [
+            "gpu_node_taint.key: 'NVIDIA.com/gpu' is not a qualified name; expected a Kubernetes qualified "
+            "name: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit"
+        ],
+    ),
+    "gpu taint key missing": (
+        changed(gpu_node_taint={"value": "present", "effect": "NoSchedule"}),
+        [
+            "gpu_node_taint.key: is not defined; expected a Kubernetes qualified name: an optional DNS subdomain "
+            "prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter "
+            "or digit"
+        ],
+    ),
+    "gpu taint value not a label value": (
+        changed(gpu_node_taint={"key": "nvidia.com/gpu", "value": "yes please", "effect": "NoSchedule"}),
+        [
+            "gpu_node_taint.value: 'yes please' is not a label value; expected a label value: at most 63 letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit, or empty"
+        ],
+    ),
+    "gpu taint value too long": (
+        changed(gpu_node_taint={"key": "nvidia.com/gpu", "value": "a" * 64, "effect": "NoSchedule"}),
+        [
+            f"gpu_node_taint.value: {'a' * 64!r} is not a label value; expected a label value: at most 63 letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit, or empty"
+        ],
+    ),
+    "gpu taint value not a string": (
+        changed(gpu_node_taint={"key": "nvidia.com/gpu", "value": True, "effect": "NoSchedule"}),
+        [
+            "gpu_node_taint.value: True is a bool; expected a label value: at most 63 letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit, or empty"
+        ],
     ),
     "chart repository missing": (
         changed(platform_chart_repositories={"cilium": "https://helm.cilium.io"}),
