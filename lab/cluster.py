@@ -262,6 +262,7 @@ def specs(s: Cluster) -> list[proc.Spec]:
             ],
             [kwok],
             lambda: proc.http_ok(kwok.url("/healthz")),
+            watch_files=(STAGES,),  # kwok reads its stages at start only
         ),
     ]
     if s.mirror_dir.is_dir():

@@ -11,6 +11,13 @@ it owns point at the pod the chart created, exactly as in a cluster.
   fenced (lab/fence.py); its webhook server stays off (`--webhook-mode
   disabled`), which is why the lab inventory sets the chart's webhook
   failurePolicy to Ignore (docs/lab.md).
+- Argo Workflows' workflow-controller (runs Workflows: creates their pods,
+  follows them, retries, sets the Workflow's phase and message). It is given
+  the chart pod's own arguments (ConfigMap, executor image, log settings)
+  and environment, with leader election off; it binds its health and metrics
+  ports to every interface, so it runs fenced too. kwok completes the pods
+  it creates (lab/kwok-stages.yaml: Succeeded, or Failed where the pod
+  carries the label `lab.baremetal.mlops/exit-code`).
 - Cilium's operator registers Cilium's CRDs when it starts; the operator
   cannot run here, so the lab registers the same CRDs, read from the Cilium
   Go module at the chart's version (the files the operator embeds).
@@ -44,9 +51,13 @@ class StandIn:
     namespace: str
     selector: str  # label selector of the chart's pod
     health_port: int  # inside the fence
+    stop_timeout: float = 30.0  # then SIGKILL
 
     def argv(self, cluster, pod: dict) -> list[str]:
         raise NotImplementedError
+
+    def env(self, pod: dict) -> dict[str, str]:
+        return {}
 
 
 class MetalLBController(StandIn):
@@ -68,6 +79,28 @@ class MetalLBController(StandIn):
         ]
 
 
+def _container(pod: dict, name: str) -> dict:
+    return next((c for c in pod["spec"]["containers"] if c["name"] == name), pod["spec"]["containers"][0])
+
+
+class ArgoWorkflowController(StandIn):
+    def argv(self, cluster, pod: dict) -> list[str]:
+        # the chart's own arguments (--configmap, --executor-image, logging, --namespaced)
+        return [
+            cluster.binary(self.binary),
+            f"--kubeconfig={cluster.conf / 'admin.conf'}",
+            f"--namespace={pod['metadata']['namespace']}",
+            *_container(pod, "controller").get("args", []),
+        ]
+
+    def env(self, pod: dict) -> dict[str, str]:
+        return {
+            "ARGO_NAMESPACE": pod["metadata"]["namespace"],
+            "LEADER_ELECTION_IDENTITY": pod["metadata"]["name"],
+            "LEADER_ELECTION_DISABLE": "true",
+        }
+
+
 STAND_INS = (
     MetalLBController(
         name="metallb-controller",
@@ -76,7 +109,18 @@ STAND_INS = (
         selector="app.kubernetes.io/name=metallb,app.kubernetes.io/component=controller",
         health_port=17472,
     ),
+    ArgoWorkflowController(
+        name="argo-workflow-controller",
+        binary="workflow-controller",
+        namespace="argo",
+        selector="app.kubernetes.io/component=workflow-controller",
+        health_port=6060,  # fixed in the controller
+        stop_timeout=5.0,  # it ignores SIGTERM for a while
+    ),
 )
+
+# The environment variable that tells which chart pod a stand-in process runs for.
+STAND_IN_FOR = "LAB_STAND_IN_FOR"
 
 
 def fence_dir(cluster, stand_in: StandIn) -> Path:
@@ -88,6 +132,7 @@ def spec(cluster, stand_in: StandIn, pod: dict | None) -> proc.Spec:
     api = cluster.api
     directory = fence_dir(cluster, stand_in)
     argv = stand_in.argv(cluster, pod) if pod else [cluster.binary(stand_in.binary)]
+    env = {**stand_in.env(pod), STAND_IN_FOR: pod["metadata"]["name"]} if pod else {}
     return proc.Spec(
         stand_in.name,
         [
@@ -102,7 +147,9 @@ def spec(cluster, stand_in: StandIn, pod: dict | None) -> proc.Spec:
         ],
         [],
         lambda: fence.unix_http_ok(fence.expose_socket(directory, "health"), "/healthz"),
+        env=env,
         cwd=cluster.root,
+        stop_timeout=stand_in.stop_timeout,
     )
 
 
@@ -122,10 +169,10 @@ def chart_pod(cluster, stand_in: StandIn) -> dict | None:
 def _runs_for(cluster, stand_in: StandIn, pod_name: str) -> bool:
     for pid in cluster.manager.pids(stand_in.name):
         try:
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if f"--pod-name={pod_name}".encode() in args:
+        if f"{STAND_IN_FOR}={pod_name}".encode() in environ:
             return True
     return False
 

@@ -17,6 +17,7 @@ anywhere beyond loopback, and `down` fails while an address still answers.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
 import json
 import os
@@ -57,6 +58,8 @@ class Spec:
     stop_signal: int = signal.SIGTERM
     start_timeout: float = 120.0
     stop_timeout: float = 30.0
+    # configuration files read at start only: when their content changes, `ensure` restarts the process
+    watch_files: tuple[Path, ...] = ()
     # files written before each start, created with mode 0600 (credentials, configs holding
     # them); a function, so that reading a spec for status or stop needs no secret
     private_files: Callable[[], dict[Path, str]] | None = None
@@ -288,6 +291,22 @@ def wait_for(check, what: str, timeout: float, on_fail=None) -> None:
 # --- the manager -------------------------------------------------------------------------------
 
 
+def _wait_bindable(endpoints: list[Endpoint], timeout: float = 10.0) -> None:
+    """After a stop: the kernel may hold a stopped listener's address a moment longer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not all(port_bindable(e) for e in endpoints):
+        time.sleep(0.2)
+
+
+def files_digest(paths) -> str:
+    """sha256 over the names and contents of `paths` (absent files count as empty)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path).encode() + b"\0")
+        digest.update(Path(path).read_bytes() if Path(path).is_file() else b"")
+    return digest.hexdigest()
+
+
 def clean_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
     env.update(extra)
@@ -370,6 +389,8 @@ class Manager:
             "exe": executable(spec.argv[0]),
             "start_time": start_time(child.pid),
             "stop_signal": int(spec.stop_signal),
+            "stop_timeout": float(spec.stop_timeout),
+            "watched": files_digest(spec.watch_files),
             "listens": [e.address for e in spec.listens],
             "started": time.time(),
         }
@@ -399,7 +420,7 @@ class Manager:
             return "was not running (stale pid file removed)"
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, record.get("stop_signal", signal.SIGTERM))
-        deadline = time.monotonic() + (grace if grace is not None else 30.0)
+        deadline = time.monotonic() + (grace if grace is not None else record.get("stop_timeout", 30.0))
         while time.monotonic() < deadline and group_members(pid):
             _reap(pid)
             time.sleep(0.1)
@@ -418,11 +439,19 @@ class Manager:
     def ensure(self, spec: Spec, log=print) -> bool:
         """Start spec unless it runs healthy; True when started now."""
         state = self.state(spec)
+        if state == "running" and spec.watch_files:
+            record = self.record(spec.name) or {}
+            if record.get("watched") != files_digest(spec.watch_files):
+                log(f"lab: {spec.name}'s configuration changed; restarting it")
+                self.stop(spec.name, spec.stop_timeout)
+                _wait_bindable(spec.listens)
+                state = "stopped"
         if state == "running":
             return False
         if state in ("crashed", "unhealthy"):
             log(f"lab: {spec.name} is {state}; restarting it")
             self.stop(spec.name, spec.stop_timeout)
+            _wait_bindable(spec.listens)
         pid = self.start(spec)
         log(f"lab: started {spec.name} (pid {pid}, log {self.log_path(spec.name)})")
         return True

@@ -19,6 +19,9 @@ Components and how they are built:
 - metallb: the real MetalLB controller (address allocation), plain
   `go install go.universe.tf/metallb/controller@VERSION`, kept as
   `metallb-controller`; the lab runs it out of cluster (lab/cluster.py).
+- argo-workflows: the real Argo Workflows workflow-controller, plain
+  `go install github.com/argoproj/argo-workflows/v4/cmd/workflow-controller@VERSION`;
+  the lab runs it out of cluster for the chart's controller pod (lab/controllers.py).
 - minio (the data services): plain `go install github.com/minio/minio@<pseudo-version>`,
   into `minio/<version>/bin/`.
 
@@ -91,6 +94,7 @@ def components(pins: dict) -> list[Component]:
         Component("kwok", pins["kwok"], KWOK_BINARIES),
         Component("helm", pins["helm"], ("helm",)),
         Component("metallb", pins["metallb"], ("metallb-controller",)),
+        Component("argo-workflows", pins["argo_workflows"], ("workflow-controller",)),
     ]
 
 
@@ -211,12 +215,23 @@ def build_metallb(comp: Component, out: Path, work: Path, log) -> None:
     (out / "controller").rename(out / "metallb-controller")
 
 
+def build_argo_workflows(comp: Component, out: Path, work: Path, log) -> None:
+    module = "github.com/argoproj/argo-workflows/v4"
+    stamps = {f"{module}.version": comp.version}  # `workflow-controller version` and its start-up log
+    run(
+        ["go", "install", "-trimpath", "-ldflags", ldflags(stamps), f"{module}/cmd/workflow-controller@{comp.version}"],
+        env=go_env({"GOBIN": str(out)}),
+        log=log,
+    )
+
+
 BUILDERS = {
     "kubernetes": build_kubernetes,
     "etcd": build_etcd,
     "kwok": build_kwok,
     "helm": build_helm,
     "metallb": build_metallb,
+    "argo-workflows": build_argo_workflows,
 }
 
 

@@ -82,6 +82,39 @@ def test_stop_escalates_to_sigkill(manager):
     assert proc.start_time(pid) is None
 
 
+def test_stop_waits_as_long_as_the_spec_allows_before_sigkill(manager):
+    endpoint = Endpoint("127.0.0.1", free_port())
+    code = (
+        "import signal, socket, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"s = socket.socket(); s.bind(('127.0.0.1', {endpoint.port})); s.listen()\n"
+        "time.sleep(600)\n"
+    )
+    spec = proc.Spec(
+        "stubborn", [sys.executable, "-c", code], [endpoint], lambda: proc.port_open(endpoint), stop_timeout=1
+    )
+    pid = manager.start(spec)
+    assert manager.stop("stubborn") == "killed after the stop signal timed out"  # no grace given: the spec's 1 s
+    assert proc.start_time(pid) is None
+
+
+def test_a_changed_configuration_file_restarts_the_process(manager, tmp_path):
+    config = tmp_path / "stages.yaml"
+    config.write_text("first\n")
+    spec = http_server("web", watch_files=(config,))
+    assert manager.ensure(spec, log=lambda _: None)
+    first = manager.record("web")["pid"]
+    assert not manager.ensure(spec, log=lambda _: None)  # unchanged: left running
+    assert manager.record("web")["pid"] == first
+
+    config.write_text("second\n")
+    said = []
+    assert manager.ensure(spec, log=said.append)
+    assert manager.record("web")["pid"] != first
+    assert any("configuration changed" in line for line in said)
+    assert proc.start_time(first) is None
+
+
 def test_a_busy_address_is_refused(manager):
     spec = http_server("web")
     with socket.socket() as holder:
