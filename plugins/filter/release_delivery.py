@@ -85,13 +85,12 @@ def established_crds(crds: list) -> list:
     return release_render.established_crds(release_render.plain(crds))
 
 
-def node_label_patches(entry: dict) -> list:
-    """One node-label entry of a plan -> the Node patches that set its labels."""
-    entry = release_render.plain(entry)
-    return [
-        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node, "labels": entry["labels"]}}
-        for node in entry["nodes"]
-    ]
+def node_label_patches(entry: dict, nodes: list | None = None) -> list:
+    """One node-label entry of a plan -> the Node patches that set its labels (only on the nodes among
+    `nodes`, the cluster's Node objects, that lack one of them, when given)."""
+    return release_render.node_label_patches(
+        release_render.plain(entry), release_render.plain(nodes) if nodes is not None else None
+    )
 
 
 class FilterModule:

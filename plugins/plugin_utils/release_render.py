@@ -213,6 +213,23 @@ def missing_crds(objects: list, crds: list) -> list[str]:
     return sorted(f"{kind}.{group}" for group, kind in needed - established if group not in BUILT_IN_GROUPS)
 
 
+def node_label_patches(entry: dict, nodes: list | None = None) -> list[dict]:
+    """The Node patches that give `entry["nodes"]` the labels `entry["labels"]`.
+
+    With `nodes` (the cluster's Node objects, one list call), nodes that carry
+    every label with its value already are left out, so a converged cluster
+    needs no patch at all; a node the list does not hold is patched (and the
+    API names it when it does not exist).
+    """
+    wanted = {str(k): str(v) for k, v in (entry.get("labels") or {}).items()}
+    current = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}) for n in nodes or []}
+    return [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node, "labels": entry["labels"]}}
+        for node in entry.get("nodes") or []
+        if nodes is None or node not in current or any(current[node].get(k) != v for k, v in wanted.items())
+    ]
+
+
 # --- stable YAML ----------------------------------------------------------
 
 _FIRST_KEYS = ("apiVersion", "kind", "metadata")

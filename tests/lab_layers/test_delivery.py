@@ -111,6 +111,23 @@ def test_each_gpu_node_carries_its_class_labels(layers):
         assert labels["nvidia.com/device-plugin.config"] in (host["gpu_node_class"], "default")
 
 
+def test_a_node_that_lost_its_class_label_is_labelled_again_and_only_it(layers):
+    """One list call finds the node that lacks a label and its label set is applied again; on a
+    converged cluster the labelling task is skipped (no patch at all)."""
+    lab = layers.lab
+    hosts = yaml.safe_load((LAB_INVENTORY / "hosts.yml").read_text())["all"]["children"]["k8s_cluster"]["children"]
+    name = sorted(hosts["gpu_nodes"]["hosts"])[0]
+    want = lab.get("node", name)["metadata"]["labels"]["nvidia.com/mig.config"]
+    lab.kubectl("label", "node", name, "nvidia.com/mig.config-")
+
+    repaired = layers.play(tags="gpu_operator")
+    assert lab.get("node", name)["metadata"]["labels"].get("nvidia.com/mig.config") == want
+    assert recap(repaired)["changed"] == 1, repaired.stdout[-3000:]
+    again = layers.play(tags="gpu_operator")
+    assert recap(again)["changed"] == 0
+    assert "skipping" in again.stdout.split("Label the nodes that lack a label")[1].split("TASK [")[0]
+
+
 @pytest.fixture(scope="module")
 def gitops_rendering(layers, tmp_path_factory):
     """The same inventory rendered for GitOps delivery (no cluster touched): the tree's Applications and objects."""

@@ -224,3 +224,17 @@ def test_established_crds_keeps_only_established_ones_reduced_to_what_missing_cr
     ]
     peer = {"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "p"}}
     assert rr.missing_crds([pool("a"), peer], kept) == ["BGPPeer.metallb.io"]
+
+
+def test_node_label_patches_leave_out_nodes_that_carry_the_labels_already():
+    entry = {"nodes": ["gpu-1", "gpu-2", "gpu-3"], "labels": {"nvidia.com/mig.config": "all-disabled", "tier": "a"}}
+    nodes = [
+        {"metadata": {"name": "gpu-1", "labels": {"nvidia.com/mig.config": "all-disabled", "tier": "a", "x": "y"}}},
+        {"metadata": {"name": "gpu-2", "labels": {"nvidia.com/mig.config": "balanced", "tier": "a"}}},
+    ]
+    patches = rr.node_label_patches(entry, nodes)
+    assert [p["metadata"]["name"] for p in patches] == ["gpu-2", "gpu-3"]  # gpu-3: not listed, the API names it
+    assert patches[0] == {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gpu-2", "labels": entry["labels"]}}
+    assert [p["metadata"]["name"] for p in rr.node_label_patches(entry)] == ["gpu-1", "gpu-2", "gpu-3"]
+    converged = [{"metadata": {"name": n, "labels": {**entry["labels"], "other": "kept"}}} for n in entry["nodes"]]
+    assert rr.node_label_patches(entry, converged) == []
