@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from lab_support import labctl
+from lab_support import inventory_var, labctl
 
 pytestmark = pytest.mark.lab
 
 A100 = "NVIDIA-A100-SXM4-80GB"
+# GPU workloads tolerate the taint the GPU nodes carry (the inventory's gpu_node_taint).
+GPU_TAINT = inventory_var("gpu_node_taint")
+GPU_TOLERATION = {"key": GPU_TAINT["key"], "operator": "Exists", "effect": GPU_TAINT["effect"]}
 
 
 def gpu_deployment(name: str, namespace: str, resources: dict, product: str) -> dict:
@@ -34,6 +37,7 @@ def gpu_deployment(name: str, namespace: str, resources: dict, product: str) -> 
                             }
                         }
                     },
+                    "tolerations": [GPU_TOLERATION],
                     "containers": [
                         {"name": "main", "image": "registry.example/app:1", "resources": {"limits": resources}}
                     ],
@@ -113,9 +117,10 @@ def test_pod_wanting_more_gpus_than_any_node_stays_pending(lab, namespace):
         "kind": "Pod",
         "metadata": {"name": "too-big", "namespace": namespace},
         "spec": {
+            "tolerations": [GPU_TOLERATION],
             "containers": [
                 {"name": "main", "image": "registry.example/app:1", "resources": {"limits": {"nvidia.com/gpu": 64}}}
-            ]
+            ],
         },
     }
     lab.apply(pod)
@@ -190,6 +195,16 @@ def test_job_pods_run_to_completion(lab, namespace):
 
 def test_lab_up_repairs_a_node_that_drifted_from_the_inventory(lab):
     lab.kubectl("label", "node", "lab-l4-1", "--overwrite", "nvidia.com/gpu.product=NVIDIA-T4")
-    result = labctl("up")
-    assert "already up" not in result.stdout
-    assert lab.get("node", "lab-l4-1")["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-L4"
+    lab.kubectl("taint", "node", "lab-l4-1", f"{GPU_TAINT['key']}:{GPU_TAINT['effect']}-")
+    # a taint that is not the lab's: `up` adds its own and strips none
+    lab.kubectl("taint", "node", "lab-l4-1", "lab.test/drift=kept:PreferNoSchedule")
+    try:
+        result = labctl("up")
+        assert "already up" not in result.stdout
+        node = lab.get("node", "lab-l4-1")
+        assert node["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-L4"
+        taints = [{k: t[k] for k in ("key", "value", "effect") if k in t} for t in node["spec"]["taints"]]
+        assert {"key": GPU_TAINT["key"], "value": GPU_TAINT["value"], "effect": GPU_TAINT["effect"]} in taints
+        assert {"key": "lab.test/drift", "value": "kept", "effect": "PreferNoSchedule"} in taints
+    finally:
+        lab.kubectl("taint", "node", "lab-l4-1", "lab.test/drift:PreferNoSchedule-", check=False)

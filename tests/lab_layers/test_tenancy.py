@@ -105,9 +105,13 @@ def gpu_nodes(lab) -> list[dict]:
 
 
 def gpu_tolerations(lab) -> list[dict]:
-    """Tolerate whatever taints the GPU nodes carry (the contract's NoSchedule GPU taint where set)."""
-    taints = {(t["key"], t["effect"]) for n in gpu_nodes(lab) for t in n["spec"].get("taints") or []}
-    return [{"key": key, "operator": "Exists", "effect": effect} for key, effect in sorted(taints)]
+    """What a GPU workload carries: a toleration of the contract's GPU node taint (inventory gpu_node_taint),
+    checked against the taint the GPU nodes really carry, so a pod without it could not land there."""
+    taint = inventory_var("gpu_node_taint")
+    for node in gpu_nodes(lab):
+        carried = {(t["key"], t["effect"]) for t in node["spec"].get("taints") or []}
+        assert (taint["key"], taint["effect"]) in carried, (node["metadata"]["name"], carried)
+    return [{"key": taint["key"], "operator": "Exists", "effect": taint["effect"]}]
 
 
 def quota(lab, namespace: str) -> dict:
