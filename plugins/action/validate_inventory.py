@@ -21,6 +21,7 @@ CONTRACT_VARIABLES = (
     "platform_service_cidr",
     "platform_api_endpoint",
     "platform_chart_repositories",
+    "platform_chart_versions",
     "metallb_mode",
     "metallb_pools",
     "bgp_local_asn",

@@ -29,7 +29,8 @@ description:
     teams, namespaces and buckets defined twice; team GPU
     quotas that are no map of GPU resource to count, team groups that are no
     name; missing secrets; a Kubernetes version outside the compatibility matrix
-    in the collection's versions.yml.
+    in the collection's versions.yml; a C(platform_chart_versions) key that is
+    no chart of the selected release.
   - The cluster layers' shared facts are checked too. C(platform_kube_proxy_replacement)
     must be a boolean, C(platform_edge_namespace) a DNS-1123 label,
     C(platform_storage_class) the class the longhorn role creates (C(longhorn)) and

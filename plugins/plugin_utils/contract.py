@@ -170,6 +170,7 @@ class Contract:
         self.check_gitops()
         self.check_cluster_services()
         self.check_chart_repositories()
+        self.check_chart_versions()
         self.check_secrets()
         return self.report.problems
 
@@ -800,6 +801,30 @@ class Contract:
                 self.report.add(
                     f"{name}[{chart}]", url, "is not a repository URL", "an http(s)://, oci:// or file:// URL"
                 )
+
+    def check_chart_versions(self):
+        """platform_chart_versions (optional) moves single charts of the release: known chart keys only."""
+        name = "platform_chart_versions"
+        moves = self.get(name)
+        if is_missing(moves):
+            return
+        expected = "a mapping of versions.yml chart key -> chart version"
+        if not isinstance(moves, dict):
+            self.report.add(name, moves, "is not a mapping", expected)
+            return
+        release_name = self.vars.get("platform_release")
+        try:
+            chosen, entry = release(self.versions, None if is_missing(release_name) else release_name)
+        except VersionsError:
+            return  # reported by check_kubernetes_version
+        charts = sorted(entry.get("charts") or {})
+        for chart, version in moves.items():
+            if chart not in charts:
+                self.problem_plain(
+                    f"{name}[{chart}]", f"is not a chart of release {chosen}", f"one of {', '.join(charts)}"
+                )
+            elif isinstance(version, bool) or not isinstance(version, (str, int, float)) or not str(version).strip():
+                self.report.add(f"{name}[{chart}]", version, "is not a chart version", "a version such as '0.16.2'")
 
     def check_secret(self, variable, value):
         if isinstance(value, Undefined):

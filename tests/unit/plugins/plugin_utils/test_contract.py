@@ -14,7 +14,7 @@ from ansible_collections.baremetal.mlops.plugins.plugin_utils.versions import lo
 
 VERSIONS = {
     "platform_release_default": "r1",
-    "platform_releases": {"r1": {"kubernetes": ["1.35", "1.36"], "charts": {}}},
+    "platform_releases": {"r1": {"kubernetes": ["1.35", "1.36"], "charts": {"cilium": "1.20.0", "metallb": "0.16.1"}}},
 }
 CHARTS = ["cilium", "metallb"]
 SECRETS = ["minio_root_password"]
@@ -701,6 +701,21 @@ VARIABLE_CASES = {
             "digits, '-', '_' or '.', starting and ending with a letter or digit, or empty"
         ],
     ),
+    "chart version of a chart the release does not have": (
+        changed(platform_chart_versions={"metalb": "0.16.2"}),
+        ["platform_chart_versions[metalb]: is not a chart of release r1; expected one of cilium, metallb"],
+    ),
+    "chart versions not a mapping": (
+        changed(platform_chart_versions=["metallb"]),
+        [
+            "platform_chart_versions: ['metallb'] is not a mapping; "
+            "expected a mapping of versions.yml chart key -> chart version"
+        ],
+    ),
+    "chart version empty": (
+        changed(platform_chart_versions={"metallb": ""}),
+        ["platform_chart_versions[metallb]: '' is not a chart version; expected a version such as '0.16.2'"],
+    ),
     "chart repository missing": (
         changed(platform_chart_repositories={"cilium": "https://helm.cilium.io"}),
         ["platform_chart_repositories[metallb]: is not set; expected the URL of the repository that serves this chart"],
@@ -901,3 +916,7 @@ def test_secret_values_never_appear_in_problems():
     assert "12345" not in text
     assert "minio_root_password: is a int; expected a secret string from the vault" in problems
     assert "bgp_peers[r].password: is empty; expected a secret from the vault (see docs/secrets.md)" in problems
+
+
+def test_chart_versions_that_move_known_charts_pass():
+    assert run(variables=changed(platform_chart_versions={"metallb": "0.16.2", "cilium": "1.20.1"})) == []
