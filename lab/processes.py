@@ -439,17 +439,14 @@ class Manager:
     def ensure(self, spec: Spec, log=print) -> bool:
         """Start spec unless it runs healthy; True when started now."""
         state = self.state(spec)
+        why = f"{spec.name} is {state}"
         if state == "running" and spec.watch_files:
-            record = self.record(spec.name) or {}
-            if record.get("watched") != files_digest(spec.watch_files):
-                log(f"lab: {spec.name}'s configuration changed; restarting it")
-                self.stop(spec.name, spec.stop_timeout)
-                _wait_bindable(spec.listens)
-                state = "stopped"
+            if (self.record(spec.name) or {}).get("watched") != files_digest(spec.watch_files):
+                state, why = "outdated", f"{spec.name}'s configuration changed"
         if state == "running":
             return False
-        if state in ("crashed", "unhealthy"):
-            log(f"lab: {spec.name} is {state}; restarting it")
+        if state != "stopped":  # crashed, unhealthy or outdated
+            log(f"lab: {why}; restarting it")
             self.stop(spec.name, spec.stop_timeout)
             _wait_bindable(spec.listens)
         pid = self.start(spec)

@@ -32,6 +32,11 @@ def cilium_team_policies(teams, ingress_namespaces, egress_services):
     return _call(objects.cilium_team_policies, teams, ingress_namespaces, egress_services)
 
 
+def taint_tolerations(taint):
+    """The toleration of a taint such as the contract's gpu_node_taint (none when it is not set)."""
+    return _call(objects.taint_tolerations, taint)
+
+
 def gpu_mig_parted_config(classes, custom):
     """The mig-parted config.yaml holding every layout the GPU classes name."""
     return _call(objects.mig_parted_config, classes, custom or {})
@@ -80,4 +85,5 @@ class FilterModule:
             "gpu_driver_enabled": gpu_driver_enabled,
             "gpu_mig_in_use": gpu_mig_in_use,
             "tenancy_objects": tenancy_objects,
+            "taint_tolerations": taint_tolerations,
         }

@@ -167,6 +167,14 @@ def cilium_team_policies(teams: list, ingress_namespaces: list, egress_services:
 # --- GPU Operator --------------------------------------------------------------
 
 
+def taint_tolerations(taint: dict | None) -> list[dict]:
+    """The toleration of a taint (the contract's gpu_node_taint): Exists on its key and effect, whatever
+    its value; none when no taint is set."""
+    if not taint:
+        return []
+    return [{"key": taint["key"], "operator": "Exists", "effect": taint["effect"]}]
+
+
 def driver_enabled(classes: dict) -> bool:
     """The operator deploys its driver when any class leaves the driver to it (the default)."""
     return any(c.get("driver", "operator") == "operator" for c in classes.values())

@@ -202,3 +202,13 @@ def test_tenancy_policy_message_lists_the_allowed_products_sorted():
     assert validation["messageExpression"].startswith("'pods in ' + request.namespace + ")
     params = next(o for o in objects if o["kind"] == "ConfigMap")
     assert list(params["data"]) == ["NVIDIA-A100-SXM4-80GB", "NVIDIA-L4"]
+
+
+def test_taint_tolerations_tolerate_the_key_and_effect_whatever_the_value():
+    taint = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+    assert po.taint_tolerations(taint) == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert po.taint_tolerations({"key": "example.com/accel", "effect": "NoExecute"}) == [
+        {"key": "example.com/accel", "operator": "Exists", "effect": "NoExecute"}
+    ]
+    assert po.taint_tolerations({}) == []
+    assert po.taint_tolerations(None) == []
