@@ -80,6 +80,13 @@ def inventory_var(name: str):
     raise KeyError(name)
 
 
+def gpu_toleration() -> dict:
+    """What a GPU workload carries: a toleration of the lab inventory's gpu_node_taint (Exists on its key
+    and effect, whatever its value)."""
+    taint = inventory_var("gpu_node_taint")
+    return {"key": taint["key"], "operator": "Exists", "effect": taint["effect"]}
+
+
 def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
     """localhost's PLAY RECAP counters of a run."""
     for line in result.stdout.splitlines()[::-1]:

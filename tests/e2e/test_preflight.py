@@ -109,14 +109,19 @@ def test_lab_main_job_without_a_cluster_stops_at_the_first_cluster_layer_naming_
     assert "Storage layer" not in output  # nothing ran after the failure
 
 
+def failed_preflight(playbook, vault_password, inventory) -> str:
+    """playbooks/preflight.yml on inventory, which must fail; its whole output."""
+    result = playbook("playbooks/preflight.yml", "-i", inventory, "--vault-password-file", vault_password)
+    assert result.returncode != 0, result.stdout
+    return result.stdout + result.stderr
+
+
 def test_host_vars_files_override_inline_addresses(playbook, vault_password, example_inventory):
     host_vars = example_inventory / "host_vars"
     host_vars.mkdir()
     (host_vars / "cpu-03.dc1.example.com.yml").write_text("---\nansible_host: 10.20.0.21\n")
 
-    result = playbook("playbooks/preflight.yml", "-i", example_inventory, "--vault-password-file", vault_password)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
+    output = failed_preflight(playbook, vault_password, example_inventory)
     assert (
         "- ansible_host: '10.20.0.21' is used by 2 hosts (cpu-01.dc1.example.com, cpu-03.dc1.example.com); "
         "expected unique addresses"
@@ -133,9 +138,7 @@ def test_gpu_class_set_by_a_group_is_read(playbook, vault_password, example_inve
     edit(example_inventory / "hosts.yml", hosts)
     (example_inventory / "group_vars" / "l4_pool.yml").write_text("---\ngpu_node_class: l4-mystery\n")
 
-    result = playbook("playbooks/preflight.yml", "-i", example_inventory, "--vault-password-file", vault_password)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
+    output = failed_preflight(playbook, vault_password, example_inventory)
     assert (
         "- hostvars[l4-02.dc1.example.com].gpu_node_class: 'l4-mystery' is not defined in gpu_node_classes; "
         "expected one of a100-training, a100-inference-mig, l4-inference"
@@ -204,9 +207,7 @@ def test_a_bad_gpu_node_taint_is_reported_field_by_field(playbook, vault_passwor
 
     edit(example_inventory / "group_vars" / "all" / "gpu.yml", gpu)
 
-    result = playbook("playbooks/preflight.yml", "-i", example_inventory, "--vault-password-file", vault_password)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
+    output = failed_preflight(playbook, vault_password, example_inventory)
     for line in (
         "gpu_node_taint.key: 'nvidia.com/gpu class' is not a qualified name; expected a Kubernetes qualified "
         "name: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.', "
@@ -220,9 +221,7 @@ def test_a_bad_gpu_node_taint_is_reported_field_by_field(playbook, vault_passwor
 def test_gpu_nodes_need_a_gpu_node_taint(playbook, vault_password, example_inventory):
     edit(example_inventory / "group_vars" / "all" / "gpu.yml", lambda data: data.pop("gpu_node_taint"))
 
-    result = playbook("playbooks/preflight.yml", "-i", example_inventory, "--vault-password-file", vault_password)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
+    output = failed_preflight(playbook, vault_password, example_inventory)
     assert (
         "- gpu_node_taint: is not defined; expected the taint of the gpu_nodes, a mapping with key, value and "
         "effect, such as nvidia.com/gpu, present, NoSchedule"

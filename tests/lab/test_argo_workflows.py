@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 import yaml
-from lab_support import ROOT, inventory_var, labctl
+from lab_support import ROOT, gpu_toleration, inventory_var, labctl
 
 pytestmark = pytest.mark.lab
 
@@ -50,10 +50,9 @@ def lab_chart_version() -> str:
 
 def gpu_step_pod_spec() -> dict:
     classes = inventory_var("gpu_node_classes")
-    taint = inventory_var("gpu_node_taint")
     return {
         "nodeSelector": {"nvidia.com/gpu.product": classes["l4-inference"]["product"]},
-        "tolerations": [{"key": taint["key"], "operator": "Exists", "effect": taint["effect"]}],
+        "tolerations": [gpu_toleration()],
     }
 
 

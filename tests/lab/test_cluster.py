@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from lab_support import inventory_var, labctl
+from lab_support import gpu_toleration, inventory_var, labctl
 
 pytestmark = pytest.mark.lab
 
 A100 = "NVIDIA-A100-SXM4-80GB"
 # GPU workloads tolerate the taint the GPU nodes carry (the inventory's gpu_node_taint).
 GPU_TAINT = inventory_var("gpu_node_taint")
-GPU_TOLERATION = {"key": GPU_TAINT["key"], "operator": "Exists", "effect": GPU_TAINT["effect"]}
+GPU_TOLERATION = gpu_toleration()
 
 
 def gpu_deployment(name: str, namespace: str, resources: dict, product: str) -> dict:

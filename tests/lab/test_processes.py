@@ -68,7 +68,8 @@ def test_a_recycled_pid_is_not_the_labs(manager):
     assert not proc.is_ours({**record, "exe": "/bin/true"})
 
 
-def test_stop_escalates_to_sigkill(manager):
+def stubborn(**extra) -> proc.Spec:
+    """A listener that ignores SIGTERM."""
     endpoint = Endpoint("127.0.0.1", free_port())
     code = (
         "import signal, socket, time\n"
@@ -76,24 +77,17 @@ def test_stop_escalates_to_sigkill(manager):
         f"s = socket.socket(); s.bind(('127.0.0.1', {endpoint.port})); s.listen()\n"
         "time.sleep(600)\n"
     )
-    spec = proc.Spec("stubborn", [sys.executable, "-c", code], [endpoint], lambda: proc.port_open(endpoint))
-    pid = manager.start(spec)
+    return proc.Spec("stubborn", [sys.executable, "-c", code], [endpoint], lambda: proc.port_open(endpoint), **extra)
+
+
+def test_stop_escalates_to_sigkill(manager):
+    pid = manager.start(stubborn())
     assert manager.stop("stubborn", grace=1) == "killed after the stop signal timed out"
     assert proc.start_time(pid) is None
 
 
 def test_stop_waits_as_long_as_the_spec_allows_before_sigkill(manager):
-    endpoint = Endpoint("127.0.0.1", free_port())
-    code = (
-        "import signal, socket, time\n"
-        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        f"s = socket.socket(); s.bind(('127.0.0.1', {endpoint.port})); s.listen()\n"
-        "time.sleep(600)\n"
-    )
-    spec = proc.Spec(
-        "stubborn", [sys.executable, "-c", code], [endpoint], lambda: proc.port_open(endpoint), stop_timeout=1
-    )
-    pid = manager.start(spec)
+    pid = manager.start(stubborn(stop_timeout=1))
     assert manager.stop("stubborn") == "killed after the stop signal timed out"  # no grace given: the spec's 1 s
     assert proc.start_time(pid) is None
 

@@ -14,12 +14,12 @@ import json
 import uuid
 
 import pytest
-from lab_support import inventory_var
+from lab_support import gpu_toleration, inventory_var
 
 pytestmark = pytest.mark.lab
 
 TAINT = inventory_var("gpu_node_taint")
-TOLERATION = {"key": TAINT["key"], "operator": "Exists", "effect": TAINT["effect"]}
+TOLERATION = gpu_toleration()
 CLASSES = inventory_var("gpu_node_classes")
 PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_ROLE_LABEL = "node-role.kubernetes.io/gpu"
@@ -147,19 +147,21 @@ def running_on(lab, nodes: list[str], namespace: str, *labels: str) -> list[str]
     return found if set(nodes) <= set(found) else None
 
 
-def test_the_metallb_speaker_runs_on_every_gpu_node(layers):
-    lab = layers.lab
+def assert_on_every_gpu_node(lab, namespace: str, selector: tuple[str, ...], what: str) -> None:
+    """One running pod of a DaemonSet on every GPU node, and the GPU toleration in its template."""
     gpu = nodes_by_role(lab, GPU_ROLE_LABEL)
-    selector = ("app.kubernetes.io/name=metallb", "app.kubernetes.io/component=speaker")
-    speakers = lab.wait_until(
-        lambda: running_on(lab, gpu, METALLB_NAMESPACE, *selector),
-        "a running MetalLB speaker on every GPU node",
-        60,
+    found = lab.wait_until(
+        lambda: running_on(lab, gpu, namespace, *selector), f"a running {what} on every GPU node", 60
     )
-    assert sorted(set(speakers)) == speakers, f"more than one speaker on a node: {speakers}"
+    assert sorted(set(found)) == found, f"more than one {what} on a node: {found}"
     # A running pod outlives a NoSchedule taint added under it; new ones need the toleration in the template.
-    daemonset = lab.get("daemonsets", "-n", METALLB_NAMESPACE, *(a for s in selector for a in ("-l", s)))["items"]
-    assert [TOLERATION in d["spec"]["template"]["spec"]["tolerations"] for d in daemonset] == [True]
+    daemonsets = lab.get("daemonsets", "-n", namespace, *(a for s in selector for a in ("-l", s)))["items"]
+    assert [TOLERATION in d["spec"]["template"]["spec"]["tolerations"] for d in daemonsets] == [True]
+
+
+def test_the_metallb_speaker_runs_on_every_gpu_node(layers):
+    selector = ("app.kubernetes.io/name=metallb", "app.kubernetes.io/component=speaker")
+    assert_on_every_gpu_node(layers.lab, METALLB_NAMESPACE, selector, "MetalLB speaker")
 
 
 def test_the_gpu_operator_daemonsets_run_on_every_gpu_node(layers):
@@ -167,17 +169,8 @@ def test_the_gpu_operator_daemonsets_run_on_every_gpu_node(layers):
     come from the operator's reconcile, which a simulated container never does, so their tolerations are
     checked where the operator reads them: the ClusterPolicy's daemonsets.tolerations."""
     lab = layers.lab
-    gpu = nodes_by_role(lab, GPU_ROLE_LABEL)
     selector = ("app.kubernetes.io/name=node-feature-discovery", "role=worker")
-    workers = lab.wait_until(
-        lambda: running_on(lab, gpu, GPU_OPERATOR_NAMESPACE, *selector),
-        "a running feature discovery worker on every GPU node",
-        60,
-    )
-    assert sorted(set(workers)) == workers, f"more than one worker on a node: {workers}"
-    # A running pod outlives a NoSchedule taint added under it; new ones need the toleration in the template.
-    daemonset = lab.get("daemonsets", "-n", GPU_OPERATOR_NAMESPACE, *(a for s in selector for a in ("-l", s)))["items"]
-    assert [TOLERATION in d["spec"]["template"]["spec"]["tolerations"] for d in daemonset] == [True]
+    assert_on_every_gpu_node(lab, GPU_OPERATOR_NAMESPACE, selector, "feature discovery worker")
     policies = lab.get("clusterpolicies.nvidia.com")["items"]
     assert len(policies) == 1
     assert TOLERATION in policies[0]["spec"]["daemonsets"]["tolerations"], policies[0]["spec"]["daemonsets"]

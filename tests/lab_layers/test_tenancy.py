@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lab_support import ROOT, inventory_var
+from lab_support import ROOT, gpu_toleration, inventory_var
 
 from ansible_collections.baremetal.mlops.plugins.plugin_utils import platform_objects
 
@@ -107,11 +107,11 @@ def gpu_nodes(lab) -> list[dict]:
 def gpu_tolerations(lab) -> list[dict]:
     """What a GPU workload carries: a toleration of the contract's GPU node taint (inventory gpu_node_taint),
     checked against the taint the GPU nodes really carry, so a pod without it could not land there."""
-    taint = inventory_var("gpu_node_taint")
+    toleration = gpu_toleration()
     for node in gpu_nodes(lab):
         carried = {(t["key"], t["effect"]) for t in node["spec"].get("taints") or []}
-        assert (taint["key"], taint["effect"]) in carried, (node["metadata"]["name"], carried)
-    return [{"key": taint["key"], "operator": "Exists", "effect": taint["effect"]}]
+        assert (toleration["key"], toleration["effect"]) in carried, (node["metadata"]["name"], carried)
+    return [toleration]
 
 
 def quota(lab, namespace: str) -> dict:
