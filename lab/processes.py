@@ -440,9 +440,12 @@ class Manager:
         """Start spec unless it runs healthy; True when started now."""
         state = self.state(spec)
         why = f"{spec.name} is {state}"
-        if state == "running" and spec.watch_files:
-            if (self.record(spec.name) or {}).get("watched") != files_digest(spec.watch_files):
-                state, why = "outdated", f"{spec.name}'s configuration changed"
+        if (
+            state == "running"
+            and spec.watch_files
+            and (self.record(spec.name) or {}).get("watched") != files_digest(spec.watch_files)
+        ):
+            state, why = "outdated", f"{spec.name}'s configuration changed"
         if state == "running":
             return False
         if state != "stopped":  # crashed, unhealthy or outdated
