@@ -233,6 +233,19 @@ def beyond_loopback(pids: list[int]) -> list[str]:
     ]
 
 
+def holder(endpoint: Endpoint) -> str:
+    """' (pid N, program)' for the process listening on endpoint, or '' when none can be seen."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        if any(p == endpoint.port for _, _, p in listening_sockets([pid])):
+            with contextlib.suppress(OSError):
+                return f" (pid {pid}, {(entry / 'comm').read_text().strip()})"
+            return f" (pid {pid})"
+    return ""
+
+
 # --- probes ------------------------------------------------------------------------------------
 
 
@@ -359,7 +372,9 @@ class Manager:
 
     def start(self, spec: Spec) -> int:
         """Start spec's process and wait until it is healthy; returns its pid."""
-        busy = [e.address for e in spec.listens if not port_bindable(e)]
+        # a listener stopped a moment ago may hold its address a little longer
+        _wait_bindable(spec.listens)
+        busy = [f"{e.address}{holder(e)}" for e in spec.listens if not port_bindable(e)]
         if busy:
             raise ProcessError(f"cannot start {spec.name}: {', '.join(busy)} already in use by another process")
         user = run_as(spec.user)
@@ -451,7 +466,6 @@ class Manager:
         if state != "stopped":  # crashed, unhealthy or outdated
             log(f"lab: {why}; restarting it")
             self.stop(spec.name, spec.stop_timeout)
-            _wait_bindable(spec.listens)
         pid = self.start(spec)
         log(f"lab: started {spec.name} (pid {pid}, log {self.log_path(spec.name)})")
         return True

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -114,9 +115,22 @@ def test_a_busy_address_is_refused(manager):
     with socket.socket() as holder:
         holder.bind((spec.listens[0].host, spec.listens[0].port))
         holder.listen()
-        with pytest.raises(proc.ProcessError, match=f"{spec.listens[0].address} already in use by another process"):
+        with pytest.raises(proc.ProcessError) as refused:
             manager.start(spec)
+    # the message names the address and who holds it (this test's own process)
+    assert f"{spec.listens[0].address} (pid {os.getpid()}," in str(refused.value)
+    assert "already in use by another process" in str(refused.value)
     assert manager.record("web") is None
+
+
+def test_an_address_released_just_after_a_stop_is_waited_for(manager):
+    spec = http_server("web")
+    holder = socket.socket()
+    holder.bind((spec.listens[0].host, spec.listens[0].port))
+    holder.listen()
+    threading.Timer(1.0, holder.close).start()
+    assert manager.start(spec)
+    assert manager.state(spec) == "running"
 
 
 def test_a_process_listening_beyond_loopback_is_fenced(manager):
