@@ -1,0 +1,262 @@
+"""The monitoring role's alert rules and Grafana dashboards, checked by promtool.
+
+The role renders its rule groups once (roles/monitoring/templates/rule-groups.yml.j2)
+into both the PrometheusRule's spec.groups and a plain Prometheus rules file
+(entry point `rules_file`). Here ansible-playbook renders both; promtool
+checks the file and runs the unit tests in monitoring/*.test.yml, with series
+that fire each alert and series that do not, once with the role's defaults and
+once with other thresholds. Every panel query of the dashboards goes through
+promtool's parser as a recording rule, so a broken query fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+ROLE = ROOT / "roles" / "monitoring"
+HERE = Path(__file__).resolve().parent / "monitoring"
+MIRROR = Path(os.environ.get("LAB_CHART_MIRROR", ROOT.parent / "shared" / "mirror" / "charts"))
+
+PLAYBOOK = """\
+---
+- name: The monitoring role's objects and rules file
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: PrometheusRule and dashboard ConfigMaps
+      ansible.builtin.include_role:
+        name: baremetal.mlops.monitoring
+    - name: The same rule groups as a rules file
+      ansible.builtin.include_role:
+        name: baremetal.mlops.monitoring
+        tasks_from: rules_file
+    - name: Hand the objects to the test
+      ansible.builtin.copy:
+        content: "{{ __monitoring_objects | to_json }}"
+        dest: "{{ objects_file }}"
+        mode: "0644"
+"""
+
+# Values standing in for Grafana's variables, so a panel query is plain PromQL.
+GRAFANA_VARIABLES = {"__rate_interval": "5m", "__interval": "1m", "__range": "1h"}
+GRAFANA_VARIABLE = re.compile(r"\$\{?(\w+)(?::\w+)?\}?")
+
+OVERRIDES = {
+    "monitoring_inference_p99_slo_seconds": 6,
+    "monitoring_gpu_memory_ratio": 0.96,
+    "monitoring_minio_disk_ratio": 0.9,
+    "monitoring_database_backup_max_age_hours": 30,
+}
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool is not installed: apt-get install prometheus (scripts/system-packages/serving.txt)")
+    return path
+
+
+def run_promtool(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([promtool(), *map(str, args)], capture_output=True, text=True, check=False)
+
+
+def render(workdir: Path, extra_vars: dict | None = None) -> tuple[Path, list[dict]]:
+    """Converge the role's main and rules_file entry points; return the rules file and the objects."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    playbook = workdir / "render.yml"
+    playbook.write_text(PLAYBOOK)
+    rules, objects = workdir / "rules" / "platform.yml", workdir / "objects.json"
+    variables = {
+        "ansible_python_interpreter": sys.executable,
+        "monitoring_rules_file": str(rules),
+        "objects_file": str(objects),
+        **(extra_vars or {}),
+    }
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(playbook)]
+    result = subprocess.run([*argv, "-e", json.dumps(variables)], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"ansible-playbook failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+    return rules, json.loads(objects.read_text())
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The rules file and objects from the role's defaults."""
+    return render(tmp_path_factory.mktemp("monitoring"))
+
+
+def unit_tests_for(rules: Path, test_file: Path, workdir: Path) -> Path:
+    """The promtool unit test file, pointed at the rendered rules file."""
+    spec = yaml.safe_load(test_file.read_text())
+    spec["rule_files"] = [str(rules)]
+    workdir.mkdir(parents=True, exist_ok=True)
+    target = workdir / test_file.name
+    target.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return target
+
+
+def alert_names(rules: Path) -> list[str]:
+    return [rule["alert"] for group in yaml.safe_load(rules.read_text())["groups"] for rule in group["rules"]]
+
+
+def test_the_rules_file_passes_promtool_check(rendered):
+    rules, _ = rendered
+    result = run_promtool("check", "rules", rules)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 7 rules found" in result.stdout
+    assert alert_names(rules) == [
+        "InferenceLatencyAboveSLO",
+        "InferenceErrorRateAfterDeploy",
+        "GPUMemoryAlmostFull",
+        "GPUsIdleWhileGPUPodsPending",
+        "MinIODiskAlmostFull",
+        "DatabaseBackupFailed",
+        "DatabaseBackupTooOld",
+    ]
+
+
+def test_each_alert_fires_on_its_series_and_stays_quiet_otherwise(rendered, tmp_path):
+    rules, _ = rendered
+    test_file = HERE / "alerts.test.yml"
+    cases = [case for test in yaml.safe_load(test_file.read_text())["tests"] for case in test["alert_rule_test"]]
+    for name in alert_names(rules):
+        expected = [case["exp_alerts"] for case in cases if case["alertname"] == name]
+        assert any(expected), f"no promtool case where {name} fires"
+        assert [] in expected, f"no promtool case where {name} stays quiet"
+    result = run_promtool("test", "rules", unit_tests_for(rules, test_file, tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_thresholds_and_objective_come_from_role_variables(rendered, tmp_path):
+    default_rules, _ = rendered
+    rules, objects = render(tmp_path / "render", OVERRIDES)
+    test_file = HERE / "alerts-overrides.test.yml"
+    result = run_promtool("test", "rules", unit_tests_for(rules, test_file, tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    # the same expectations fail against the defaults: the variables changed what fires
+    with_defaults = run_promtool("test", "rules", unit_tests_for(default_rules, test_file, tmp_path / "defaults"))
+    assert with_defaults.returncode != 0
+    for alert in ("InferenceLatencyAboveSLO", "MinIODiskAlmostFull", "GPUMemoryAlmostFull", "DatabaseBackupTooOld"):
+        assert f"alertname: {alert}," in with_defaults.stdout + with_defaults.stderr
+    assert objects[0]["spec"]["groups"] == yaml.safe_load(rules.read_text())["groups"]
+
+
+def test_the_prometheus_rule_carries_the_same_groups_and_fits_its_crd(rendered):
+    rules, objects = rendered
+    rule = objects[0]
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["kind"] == "PrometheusRule"
+    assert rule["metadata"] == {
+        "name": "mlops-platform-alerts",
+        "namespace": "monitoring",
+        "labels": {"release": "kube-prometheus-stack"},
+    }
+    assert rule["spec"]["groups"] == yaml.safe_load(rules.read_text())["groups"]
+    # Draft 7 without checking the schema itself: Go regex syntax in patterns of fields we do not set
+    jsonschema.Draft7Validator(prometheus_rule_schema()).validate(rule)
+
+
+def prometheus_rule_schema() -> dict:
+    """The PrometheusRule CRD's schema from the kube-prometheus-stack chart of the default platform release."""
+    versions = yaml.safe_load((ROOT / "versions.yml").read_text())
+    release = versions["platform_releases"][versions["platform_release_default"]]
+    chart = MIRROR / f"kube-prometheus-stack-{release['charts']['kube_prometheus_stack']}.tgz"
+    assert chart.is_file(), f"the chart mirror has no {chart.name} (see docs/lab.md)"
+    with tarfile.open(chart) as archive:
+        member = archive.extractfile("kube-prometheus-stack/charts/crds/crds/crd-prometheusrules.yaml")
+        crd = yaml.safe_load(member.read())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    return version["schema"]["openAPIV3Schema"]
+
+
+def test_each_dashboard_is_a_configmap_grafana_picks_up(rendered):
+    _, objects = rendered
+    maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+    assert sorted(maps) == ["mlops-dashboard-gpu-utilization", "mlops-dashboard-inference"]
+    for name, config_map in maps.items():
+        dashboard = name.removeprefix("mlops-dashboard-")
+        assert config_map["metadata"]["namespace"] == "monitoring"
+        assert config_map["metadata"]["labels"] == {"grafana_dashboard": "1"}
+        assert list(config_map["data"]) == [f"{dashboard}.json"]
+        shipped = json.loads((ROLE / "files" / "dashboards" / f"{dashboard}.json").read_text())
+        assert json.loads(config_map["data"][f"{dashboard}.json"]) == shipped
+
+
+def dashboards() -> dict[str, dict]:
+    return {path.stem: json.loads(path.read_text()) for path in sorted((ROLE / "files" / "dashboards").glob("*.json"))}
+
+
+def panels(dashboard: dict):
+    """Every panel, rows' nested panels included."""
+    for panel in dashboard.get("panels", []):
+        yield panel
+        yield from panels(panel)
+
+
+def panel_queries(dashboard: dict) -> list[tuple[str, str]]:
+    """(panel title, expression) for every target of every panel."""
+    return [(p["title"], t["expr"]) for p in panels(dashboard) for t in p.get("targets", []) if "expr" in t]
+
+
+def as_promql(expr: str, defined: set[str]) -> str:
+    """The expression with Grafana's variables replaced; an undefined variable is an error."""
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name in GRAFANA_VARIABLES:
+            return GRAFANA_VARIABLES[name]
+        assert name in defined, f"{expr!r} uses ${name}, which the dashboard does not define"
+        return ".+"
+
+    return GRAFANA_VARIABLE.sub(value, expr)
+
+
+def check_queries(queries: list[tuple[str, str]], workdir: Path) -> subprocess.CompletedProcess:
+    """promtool check rules on a file holding each query as a recording rule."""
+    rules = [{"record": f"dashboard:panel_{i}:query", "expr": expr} for i, (_, expr) in enumerate(queries)]
+    path = workdir / "panel-queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard-panels", "rules": rules}]}, sort_keys=False))
+    return run_promtool("check", "rules", path)
+
+
+@pytest.mark.parametrize("name", sorted(dashboards()))
+def test_every_panel_query_parses(name, tmp_path):
+    dashboard = dashboards()[name]
+    defined = {v["name"] for v in dashboard["templating"]["list"]}
+    queries = [(title, as_promql(expr, defined)) for title, expr in panel_queries(dashboard)]
+    assert len(queries) >= 5
+    result = check_queries(queries, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(queries)} rules found" in result.stdout
+
+
+def test_a_broken_panel_query_fails_the_check(tmp_path):
+    result = check_queries([("ok", "sum(up)"), ("broken", "sum by (pod (DCGM_FI_DEV_GPU_UTIL)")], tmp_path)
+    assert result.returncode != 0
+    assert "dashboard:panel_1:query" in result.stdout + result.stderr
+
+
+def test_the_dashboards_answer_the_spec_questions():
+    gpu, inference = dashboards()["gpu-utilization"], dashboards()["inference"]
+    by_title = {title: expr for title, expr in panel_queries(gpu)}
+    assert "by (namespace, pod, gpu) (DCGM_FI_DEV_GPU_UTIL" in by_title["GPU utilisation by namespace and pod"]
+    assert "by (namespace, pod, gpu) (DCGM_FI_DEV_FB_USED" in by_title["GPU memory used by namespace and pod"]
+    by_title = {title: expr for title, expr in panel_queries(inference)}
+    per_version = "by (namespace, model_name, model_version"
+    assert per_version in by_title["Request rate per model version"]
+    assert "rate(rest_server_requests_total{" in by_title["Request rate per model version"]
+    assert by_title["p99 latency per model version"].startswith(f"histogram_quantile(0.99, sum {per_version}, le)")
