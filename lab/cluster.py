@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from lab import controllers, toolchain
+from lab import controllers, executor, toolchain
 from lab import nodes as lab_nodes
 from lab import processes as proc
 from lab.settings import Settings
@@ -265,6 +265,8 @@ def specs(s: Cluster) -> list[proc.Spec]:
             watch_files=(STAGES,),  # kwok reads its stages at start only
         ),
     ]
+    # the Argo executor's output reports for Workflow pods on kwok nodes (kwok completes them after it)
+    found.append(executor.spec(s))
     if s.mirror_dir.is_dir():
         mirror = listen("chart_mirror")
         found.append(

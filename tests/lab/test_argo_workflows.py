@@ -10,6 +10,8 @@ what follows: next step, retry, the Workflow's phase and message.
 
 from __future__ import annotations
 
+import json
+import secrets
 import uuid
 
 import pytest
@@ -20,6 +22,9 @@ pytestmark = pytest.mark.lab
 
 RELEASE, CONTROLLER_NAMESPACE, NAMESPACE = "argo-workflows", "argo", "t-argo-workflows"
 FAIL_LABEL = "lab.baremetal.mlops/exit-code"
+# The namespace's default artifact repository, as the argo_workflows role writes it.
+REPOSITORY_KEY, ARTIFACT_SECRET, BUCKET = "team-s3", "argo-artifacts-s3", "t-argo-artifacts"
+KEY_FORMAT = "workflows/{{workflow.name}}/{{pod.name}}"
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +74,47 @@ def submit(lab, templates: list[dict]) -> str:
     return name
 
 
+@pytest.fixture
+def artifact_repository(argo):
+    """The namespace's default artifact repository: an S3 bucket on the lab's MinIO address, keys in a Secret."""
+    minio = inventory_var("lab_listen")["minio"]
+    repository = {
+        "archiveLogs": False,
+        "s3": {
+            "endpoint": f"{minio['host']}:{minio['port']}",
+            "insecure": True,
+            "bucket": BUCKET,
+            "keyFormat": KEY_FORMAT,
+            "accessKeySecret": {"name": ARTIFACT_SECRET, "key": "accesskey"},
+            "secretKeySecret": {"name": ARTIFACT_SECRET, "key": "secretkey"},
+        },
+    }
+    argo.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": ARTIFACT_SECRET, "namespace": NAMESPACE},
+                "stringData": {"accesskey": secrets.token_hex(8), "secretkey": secrets.token_hex(16)},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": "artifact-repositories",
+                    "namespace": NAMESPACE,
+                    "annotations": {"workflows.argoproj.io/default-artifact-repository": REPOSITORY_KEY},
+                },
+                "data": {REPOSITORY_KEY: yaml.safe_dump(repository)},
+            },
+        ]
+    )
+    yield repository
+    argo.kubectl(
+        "delete", "configmap", "artifact-repositories", "secret", ARTIFACT_SECRET, "-n", NAMESPACE, check=False
+    )
+
+
 def finished(lab, name: str) -> dict:
     def done():
         wf = lab.get("workflow", name, "-n", NAMESPACE)
@@ -79,6 +125,12 @@ def finished(lab, name: str) -> dict:
 
 def pods(lab, name: str) -> list[dict]:
     return lab.get("pods", "-n", NAMESPACE, "-l", f"workflows.argoproj.io/workflow={name}")["items"]
+
+
+def pod_template(pod: dict) -> dict:
+    """The template the controller handed the pod's executor (ARGO_TEMPLATE of its init container)."""
+    env = {e["name"]: e.get("value") for c in pod["spec"]["initContainers"] for e in c.get("env") or []}
+    return json.loads(env["ARGO_TEMPLATE"])
 
 
 def node_roles(lab) -> dict[str, dict]:
@@ -139,3 +191,80 @@ def test_a_failing_step_is_retried_and_the_workflow_fails_with_the_controllers_m
     assert all(n["phase"] == "Failed" and "exit code 3" in n.get("message", "") for n in attempts), attempts
     assert len(pods(argo, name)) == 2
     assert wf["status"].get("message"), wf["status"]
+
+
+def test_an_output_artifact_of_the_gpu_step_is_the_input_artifact_of_the_next_step(argo, artifact_repository):
+    step = {"image": "registry.example/train:1"}
+    name = submit(
+        argo,
+        [
+            {
+                "name": "main",
+                "dag": {
+                    "tasks": [
+                        {"name": "train", "template": "train"},
+                        {
+                            "name": "register",
+                            "dependencies": ["train"],
+                            "template": "register",
+                            "arguments": {
+                                "artifacts": [{"name": "model", "from": "{{tasks.train.outputs.artifacts.model}}"}]
+                            },
+                        },
+                    ]
+                },
+            },
+            {
+                "name": "train",
+                "container": {
+                    **step,
+                    "command": ["python", "train.py"],
+                    "resources": {"limits": {"nvidia.com/gpu": 1}},
+                },
+                "outputs": {"artifacts": [{"name": "model", "path": "/tmp/model"}]},
+                **gpu_step_pod_spec(),
+            },
+            {
+                "name": "register",
+                "inputs": {"artifacts": [{"name": "model", "path": "/tmp/model"}]},
+                "container": {**step, "command": ["python", "register.py"]},
+            },
+        ],
+    )
+    wf = finished(argo, name)
+    assert wf["status"]["phase"] == "Succeeded", wf["status"]
+    ref = wf["status"]["artifactRepositoryRef"]
+    assert (ref["configMap"], ref["key"], ref["namespace"]) == ("artifact-repositories", REPOSITORY_KEY, NAMESPACE)
+
+    steps = {n["displayName"]: n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"}
+    assert set(steps) == {"train", "register"} and all(n["phase"] == "Succeeded" for n in steps.values())
+    assert steps["register"]["startedAt"] >= steps["train"]["finishedAt"]
+    placed = {
+        p["metadata"]["annotations"]["workflows.argoproj.io/node-name"].rsplit(".", 1)[-1]: p for p in pods(argo, name)
+    }
+    train_pod, register_pod = placed["train"], placed["register"]
+    product = inventory_var("gpu_node_classes")["l4-inference"]["product"]
+    assert node_roles(argo)[train_pod["spec"]["nodeName"]].get("nvidia.com/gpu.product") == product
+
+    # train's output: where the repository's keyFormat puts it for this Workflow and the controller's pod name
+    (output,) = steps["train"]["outputs"]["artifacts"]
+    assert output["name"] == "model"
+    assert output["s3"]["key"] == f"workflows/{name}/{train_pod['metadata']['name']}/model.tgz"
+    # register is handed that same object: the key in its node's inputs, the bucket in its pod's archive location
+    (given,) = steps["register"]["inputs"]["artifacts"]
+    assert (given["name"], given["s3"]["key"]) == ("model", output["s3"]["key"])
+    register_template = pod_template(register_pod)
+    assert register_template["inputs"]["artifacts"][0]["s3"]["key"] == output["s3"]["key"]
+    location = register_template["archiveLocation"]["s3"]
+    assert (location["bucket"], location["endpoint"]) == (BUCKET, artifact_repository["s3"]["endpoint"])
+
+    # the report the controller read: named after train's node, labelled complete, owned by the Workflow
+    result = argo.get("workflowtaskresult", steps["train"]["id"], "-n", NAMESPACE)
+    assert result["metadata"]["labels"]["workflows.argoproj.io/report-outputs-completed"] == "true"
+    assert result["metadata"]["labels"]["workflows.argoproj.io/workflow"] == name
+    assert [(o["kind"], o["uid"]) for o in result["metadata"]["ownerReferences"]] == [
+        ("Workflow", wf["metadata"]["uid"])
+    ]
+    assert result["outputs"]["artifacts"] == steps["train"]["outputs"]["artifacts"]
+    # kwok completed the pod only after the report
+    assert train_pod["metadata"]["annotations"]["lab.baremetal.mlops/outputs-reported"] == "true"
