@@ -268,3 +268,5 @@ def test_an_output_artifact_of_the_gpu_step_is_the_input_artifact_of_the_next_st
     assert result["outputs"]["artifacts"] == steps["train"]["outputs"]["artifacts"]
     # kwok completed the pod only after the report
     assert train_pod["metadata"]["annotations"]["lab.baremetal.mlops/outputs-reported"] == "true"
+    main = next(c for c in train_pod["status"]["containerStatuses"] if c["name"] == "main")
+    assert result["metadata"]["creationTimestamp"] <= main["state"]["terminated"]["finishedAt"]
