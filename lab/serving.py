@@ -170,6 +170,8 @@ class Serving:
     def prometheus_config(self, token_file: Path) -> dict:
         return {
             "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
+            # The monitoring role's alert rules (its rules_file entry point writes them here).
+            "rule_files": [str(self.prometheus_home / "rules" / "*.yml")],
             "scrape_configs": [
                 {
                     # The predictor, labelled as the cluster's ServiceMonitor would label it.

@@ -14,41 +14,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
+from monitoring_support import render, run_promtool
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLE = ROOT / "roles" / "monitoring"
 HERE = Path(__file__).resolve().parent / "monitoring"
 MIRROR = Path(os.environ.get("LAB_CHART_MIRROR", ROOT.parent / "shared" / "mirror" / "charts"))
-
-PLAYBOOK = """\
----
-- name: The monitoring role's objects and rules file
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: PrometheusRule and dashboard ConfigMaps
-      ansible.builtin.include_role:
-        name: baremetal.mlops.monitoring
-    - name: The same rule groups as a rules file
-      ansible.builtin.include_role:
-        name: baremetal.mlops.monitoring
-        tasks_from: rules_file
-    - name: Hand the objects to the test
-      ansible.builtin.copy:
-        content: "{{ __monitoring_objects | to_json }}"
-        dest: "{{ objects_file }}"
-        mode: "0644"
-"""
 
 # Values standing in for Grafana's variables, so a panel query is plain PromQL.
 GRAFANA_VARIABLES = {"__rate_interval": "5m", "__interval": "1m", "__range": "1h"}
@@ -60,36 +38,6 @@ OVERRIDES = {
     "monitoring_minio_disk_ratio": 0.9,
     "monitoring_database_backup_max_age_hours": 30,
 }
-
-
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool is not installed: apt-get install prometheus (scripts/system-packages/serving.txt)")
-    return path
-
-
-def run_promtool(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([promtool(), *map(str, args)], capture_output=True, text=True, check=False)
-
-
-def render(workdir: Path, extra_vars: dict | None = None) -> tuple[Path, list[dict]]:
-    """Converge the role's main and rules_file entry points; return the rules file and the objects."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    playbook = workdir / "render.yml"
-    playbook.write_text(PLAYBOOK)
-    rules, objects = workdir / "rules" / "platform.yml", workdir / "objects.json"
-    variables = {
-        "ansible_python_interpreter": sys.executable,
-        "monitoring_rules_file": str(rules),
-        "objects_file": str(objects),
-        **(extra_vars or {}),
-    }
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(playbook)]
-    result = subprocess.run([*argv, "-e", json.dumps(variables)], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"ansible-playbook failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
-    return rules, json.loads(objects.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +91,7 @@ def test_each_alert_fires_on_its_series_and_stays_quiet_otherwise(rendered, tmp_
 
 def test_thresholds_and_objective_come_from_role_variables(rendered, tmp_path):
     default_rules, _ = rendered
-    rules, objects = render(tmp_path / "render", OVERRIDES)
+    rules, objects = render(tmp_path / "render", extra_vars=OVERRIDES)
     test_file = HERE / "alerts-overrides.test.yml"
     result = run_promtool("test", "rules", unit_tests_for(rules, test_file, tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr

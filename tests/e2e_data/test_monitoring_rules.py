@@ -1,0 +1,125 @@
+"""The lab's real Prometheus loads the monitoring role's rules file and evaluates it against real MinIO.
+
+lab/serving.py points Prometheus' rule_files at <prometheus home>/rules/*.yml;
+the role's rules_file entry point writes the rendered groups there and
+Prometheus reloads them (/-/reload). /api/v1/rules then lists every group
+with each rule evaluated without error, and the MinIO alert follows the real
+capacity series MinIO serves at /minio/v2/metrics/cluster: inactive while
+usage is under the threshold, firing once the threshold is set below it.
+At the end the rules rendered with the role's defaults stay loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+import yaml
+from monitoring_support import render
+
+import lab as lab_package
+from lab.serving import ServingError
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+IMMEDIATE = {"monitoring_minio_disk_for": "0s"}
+
+
+def get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def reload(serving) -> None:
+    request = urllib.request.Request(serving.prometheus.url("/-/reload"), method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+
+def wait_for(predicate, what: str, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(1)
+
+
+@pytest.fixture
+def lab_prometheus(data_services, labserving, lab_settings, tmp_path):
+    """The lab's Prometheus on the current configuration, its rules directory, and a loader for the role's rules.
+
+    A Prometheus already running is given the current configuration (with
+    rule_files) and reloaded; one started here is stopped at the end. The
+    rules rendered with the role's defaults are left in place.
+    """
+    rules = labserving.prometheus_home / "rules" / "platform.yml"
+    with lab_package.exclusive(lab_settings.state):
+        try:
+            if labserving.manager.state(labserving.prometheus_spec()) == "running":
+                labserving.prepare_prometheus()
+                reload(labserving)
+                started = []
+            else:
+                started = labserving.up(["prometheus"])
+        except ServingError as exc:
+            pytest.fail(f"the lab's Prometheus did not start: {exc}")
+
+    def load(extra_vars: dict) -> list[str]:
+        rendered, _ = render(tmp_path / f"render-{len(list(tmp_path.iterdir()))}", rules, extra_vars)
+        reload(labserving)
+        return [group["name"] for group in yaml.safe_load(rendered.read_text())["groups"]]
+
+    yield load
+    load({})
+    labserving.down(started)
+
+
+def minio_usage(serving) -> float:
+    query = (
+        "1 - max(minio_cluster_capacity_usable_free_bytes{job='minio'})"
+        " / max(minio_cluster_capacity_usable_total_bytes{job='minio'})"
+    )
+    url = serving.prometheus.url("/api/v1/query?" + urllib.parse.urlencode({"query": query}))
+    result = wait_for(lambda: get(url)["data"]["result"], "MinIO's capacity series in Prometheus")
+    return float(result[0]["value"][1])
+
+
+def evaluated_groups(serving, names: list[str]) -> dict[str, dict] | None:
+    """The rules by name once Prometheus lists exactly these groups and has evaluated every rule."""
+    groups = get(serving.prometheus.url("/api/v1/rules"))["data"]["groups"]
+    if sorted(g["name"] for g in groups) != sorted(names):
+        return None
+    rules = {r["name"]: r for g in groups for r in g["rules"]}
+    return rules if all(r["health"] == "ok" and r["lastEvaluation"][:4] != "0001" for r in rules.values()) else None
+
+
+def test_prometheus_loads_the_role_rules_and_evaluates_them_on_real_minio(lab_prometheus, labserving):
+    usage = minio_usage(labserving)
+    assert 0 < usage < 0.8, f"the lab's MinIO disk is {usage:.0%} full: the quiet case needs it under 80 %"
+
+    names = lab_prometheus(IMMEDIATE)
+    assert names == ["mlops-serving", "mlops-gpu", "mlops-storage", "mlops-database"]
+    rules = wait_for(lambda: evaluated_groups(labserving, names), "every rule group loaded and evaluated")
+    assert len(rules) == 7
+    assert rules["MinIODiskAlmostFull"]["state"] == "inactive"
+
+    # the threshold under the real usage: the alert fires on MinIO's own series
+    names = lab_prometheus({**IMMEDIATE, "monitoring_minio_disk_ratio": round(usage / 2, 4)})
+
+    def minio_alert_firing():
+        rules = evaluated_groups(labserving, names)
+        alert = rules and rules["MinIODiskAlmostFull"]
+        return alert if alert and alert["state"] == "firing" else None
+
+    alert = wait_for(minio_alert_firing, "MinIODiskAlmostFull firing")
+    (instance,) = alert["alerts"]
+    assert instance["labels"] == {"alertname": "MinIODiskAlmostFull", "job": "minio", "severity": "warning"}
+    assert abs(float(instance["value"]) - usage) < 0.01
+    firing = get(labserving.prometheus.url("/api/v1/alerts"))["data"]["alerts"]
+    assert [a["labels"]["alertname"] for a in firing if a["state"] == "firing"] == ["MinIODiskAlmostFull"]
