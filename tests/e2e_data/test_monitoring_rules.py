@@ -5,7 +5,9 @@ the role's rules_file entry point writes the rendered groups there and
 Prometheus reloads them (/-/reload). /api/v1/rules then lists every group
 with each rule evaluated without error, and the MinIO alert follows the real
 capacity series MinIO serves at /minio/v2/metrics/cluster: inactive while
-usage is under the threshold, firing once the threshold is set below it.
+usage is under the threshold, firing once the threshold is set below it. The
+p99 latency alert reads MLServer's own request histogram: firing under a tiny
+objective after real predictions, inactive under the default one.
 At the end the rules rendered with the role's defaults stay loaded.
 """
 
@@ -99,6 +101,17 @@ def evaluated_groups(serving, names: list[str]) -> dict[str, dict] | None:
     return rules if all(r["health"] == "ok" and r["lastEvaluation"][:4] != "0001" for r in rules.values()) else None
 
 
+def alert_in_state(serving, names: list[str], alert: str, state: str):
+    """A predicate: the alerting rule `alert` in `state` after a full evaluation of the groups `names`."""
+
+    def check():
+        rules = evaluated_groups(serving, names)
+        rule = rules and rules[alert]
+        return rule if rule and rule["state"] == state else None
+
+    return check
+
+
 def test_prometheus_loads_the_role_rules_and_evaluates_them_on_real_minio(lab_prometheus, labserving):
     usage = minio_usage(labserving)
     assert 0 < usage < 0.8, f"the lab's MinIO disk is {usage:.0%} full: the quiet case needs it under 80 %"
@@ -112,14 +125,30 @@ def test_prometheus_loads_the_role_rules_and_evaluates_them_on_real_minio(lab_pr
     # the threshold under the real usage: the alert fires on MinIO's own series
     names = lab_prometheus({**IMMEDIATE, "monitoring_minio_disk_ratio": round(usage / 2, 4)})
 
-    def minio_alert_firing():
-        rules = evaluated_groups(labserving, names)
-        alert = rules and rules["MinIODiskAlmostFull"]
-        return alert if alert and alert["state"] == "firing" else None
-
-    alert = wait_for(minio_alert_firing, "MinIODiskAlmostFull firing")
+    alert = wait_for(alert_in_state(labserving, names, "MinIODiskAlmostFull", "firing"), "MinIODiskAlmostFull firing")
     (instance,) = alert["alerts"]
     assert instance["labels"] == {"alertname": "MinIODiskAlmostFull", "job": "minio", "severity": "warning"}
     assert abs(float(instance["value"]) - usage) < 0.01
     firing = get(labserving.prometheus.url("/api/v1/alerts"))["data"]["alerts"]
     assert [a["labels"]["alertname"] for a in firing if a["state"] == "firing"] == ["MinIODiskAlmostFull"]
+
+
+def test_the_latency_rule_reads_real_mlserver_series(serving, lab_prometheus, labserving):
+    """MLServer's own histogram (rest_server_request_duration_seconds, inference routes) drives the p99 alert."""
+    names = lab_prometheus({"monitoring_inference_p99_slo_seconds": 0.000001, "monitoring_inference_latency_for": "0s"})
+    # spread over several scrapes, so rate() over the histogram has an increase
+    labserving.predict(20, interval=0.5)
+    slow = alert_in_state(labserving, names, "InferenceLatencyAboveSLO", "firing")
+    alert = wait_for(slow, "InferenceLatencyAboveSLO firing on MLServer's histogram")
+    (instance,) = alert["alerts"]
+    # the lab labels its MLServer target with the namespace only (no model_name/model_version target labels)
+    assert instance["labels"] == {
+        "alertname": "InferenceLatencyAboveSLO",
+        "namespace": "ml-serving",
+        "severity": "page",
+    }
+    assert 0 < float(instance["value"]) < 1.5
+
+    # the same requests against the default objective: the iris model answers far under 1.5 s
+    names = lab_prometheus({"monitoring_inference_latency_for": "0s"})
+    wait_for(alert_in_state(labserving, names, "InferenceLatencyAboveSLO", "inactive"), "the alert inactive at 1.5 s")
