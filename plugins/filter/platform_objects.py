@@ -72,6 +72,16 @@ def tenancy_objects(teams, classes, custom, default_quota, policy_name):
     return _call(objects.tenancy_objects, teams, classes, custom or {}, default_quota, policy_name)
 
 
+def argo_workflows_objects(teams, classes, custom, taint, settings):
+    """Per team namespace: the default artifact repository and the train-register WorkflowTemplate."""
+    return _call(objects.argo_workflows_objects, teams, classes, custom or {}, taint or None, settings)
+
+
+def argo_workflows_secrets(teams, settings):
+    """Per team namespace: the Secret with the team's S3 keys for its artifact repository."""
+    return _call(objects.argo_workflows_secrets, teams, settings)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -86,4 +96,6 @@ class FilterModule:
             "gpu_mig_in_use": gpu_mig_in_use,
             "tenancy_objects": tenancy_objects,
             "taint_tolerations": taint_tolerations,
+            "argo_workflows_objects": argo_workflows_objects,
+            "argo_workflows_secrets": argo_workflows_secrets,
         }

@@ -446,3 +446,169 @@ def _all_gpu_resources(classes: dict, custom: dict) -> set[str]:
         layout = class_mig_layout(gpu_class, custom)
         resources.update(f"nvidia.com/mig-{profile}" for profile in (layout or {}))
     return resources
+
+
+# --- Argo Workflows ------------------------------------------------------------
+
+# Placeholders Argo Workflows itself resolves when a Workflow runs (never Ansible's).
+ARGO_MODEL_NAME = "{{workflow.parameters.model-name}}"
+ARGO_TRAIN_OUTPUT = "{{tasks.train.outputs.artifacts.model}}"
+
+
+def s3_location(endpoint: str) -> dict:
+    """Argo's S3 endpoint (host:port, no scheme) and whether it is plain HTTP, from an S3 endpoint URL."""
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"S3 endpoint {endpoint!r} is not an http(s) URL")
+    return {"endpoint": parts.netloc, "insecure": parts.scheme == "http"}
+
+
+def team_artifact_bucket(team: dict, chosen: dict) -> str:
+    """The bucket a team's Workflow artifacts go to: its entry in `chosen`, else its first bucket.
+
+    Only the team's own buckets qualify: its S3 user can reach nothing else."""
+    buckets = team.get("buckets") or []
+    bucket = chosen.get(team["name"]) or (buckets[0] if buckets else None)
+    if bucket is None:
+        raise ValueError(f"team {team['name']} has no bucket for Workflow artifacts (platform_teams[].buckets)")
+    if bucket not in buckets:
+        raise ValueError(f"team {team['name']}: artifact bucket {bucket} is not one of its buckets {buckets}")
+    return bucket
+
+
+def argo_workflows_secrets(teams: list, settings: dict) -> list[dict]:
+    """Per team namespace, the Secret with the team's own S3 keys its artifact repository reads."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": _meta(settings["artifact_secret"], team["namespace"], {"baremetal.mlops/team": team["name"]}),
+            "stringData": {
+                "accesskey": team.get("s3_access_key") or team["name"],
+                "secretkey": team["s3_secret_key"],
+            },
+        }
+        for team in sorted(teams, key=lambda t: t["namespace"])
+    ]
+
+
+def _train_template(team: dict, classes: dict, custom: dict, taint: dict | None, settings: dict) -> dict:
+    """The train step: the only one with a GPU, pinned to the team's GPU products, retried."""
+    resources = {"requests": dict(settings["train_resources"]), "limits": {}}
+    if "memory" in resources["requests"]:
+        resources["limits"]["memory"] = resources["requests"]["memory"]
+    template = {
+        "name": "train",
+        "retryStrategy": {"limit": str(settings["train_retries"]), "retryPolicy": "Always"},
+        "container": {
+            "image": settings["trainer_image"],
+            "command": list(settings["train_command"]),
+            "args": ["--output", "/tmp/model", "--model-name", ARGO_MODEL_NAME],
+            "envFrom": [{"secretRef": {"name": settings["client_secret"]}}],
+            "resources": resources,
+        },
+        "outputs": {"artifacts": [{"name": "model", "path": "/tmp/model"}]},
+    }
+    gpu_resources = team_gpu_resources(team, classes, custom)
+    if gpu_resources:
+        # The team's first GPU resource (a whole GPU or its MIG slice), on its own products only:
+        # the tenancy layer's admission policy refuses any other placement.
+        resources["requests"][gpu_resources[0]] = "1"
+        resources["limits"][gpu_resources[0]] = "1"
+        template["affinity"] = {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": GPU_PRODUCT_LABEL, "operator": "In", "values": team_products(team, classes)}
+                            ]
+                        }
+                    ]
+                }
+            }
+        }
+        tolerations = taint_tolerations(taint)
+        if tolerations:
+            template["tolerations"] = tolerations
+    return template
+
+
+def _register_template(settings: dict) -> dict:
+    """The register step: CPU only (no GPU toleration, so never on a GPU node)."""
+    requests = dict(settings["register_resources"])
+    limits = {"memory": requests["memory"]} if "memory" in requests else {}
+    return {
+        "name": "register",
+        "inputs": {"artifacts": [{"name": "model", "path": "/tmp/model"}]},
+        "container": {
+            "image": settings["trainer_image"],
+            "command": list(settings["register_command"]),
+            "args": ["--model-dir", "/tmp/model", "--model-name", ARGO_MODEL_NAME],
+            "envFrom": [{"secretRef": {"name": settings["client_secret"]}}],
+            "resources": {"requests": requests, "limits": limits},
+        },
+    }
+
+
+def argo_workflows_objects(teams: list, classes: dict, custom: dict, taint: dict | None, settings: dict) -> list[dict]:
+    """Per team namespace: its default artifact repository (the team's bucket on the S3 endpoint, the
+    team's own keys) and the train-register WorkflowTemplate."""
+    location = s3_location(settings["s3_endpoint"])
+    objects = []
+    for team in sorted(teams, key=lambda t: t["namespace"]):
+        namespace, labels = team["namespace"], {"baremetal.mlops/team": team["name"]}
+        repository = {
+            "archiveLogs": bool(settings["archive_logs"]),
+            "s3": {
+                **location,
+                "bucket": team_artifact_bucket(team, settings.get("buckets") or {}),
+                "keyFormat": settings["key_format"],
+                "accessKeySecret": {"name": settings["artifact_secret"], "key": "accesskey"},
+                "secretKeySecret": {"name": settings["artifact_secret"], "key": "secretkey"},
+            },
+        }
+        if settings.get("s3_region"):
+            repository["s3"]["region"] = settings["s3_region"]
+        config_map = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta("artifact-repositories", namespace, labels),
+            "data": {settings["repository_key"]: yaml.safe_dump(repository, sort_keys=False)},
+        }
+        config_map["metadata"]["annotations"] = {
+            "workflows.argoproj.io/default-artifact-repository": settings["repository_key"]
+        }
+        objects.append(config_map)
+        objects.append(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "WorkflowTemplate",
+                "metadata": _meta(settings["template_name"], namespace, labels),
+                "spec": {
+                    "entrypoint": "train-register",
+                    "serviceAccountName": settings["service_account"],
+                    "arguments": {"parameters": [{"name": "model-name"}]},
+                    "templates": [
+                        {
+                            "name": "train-register",
+                            "dag": {
+                                "tasks": [
+                                    {"name": "train", "template": "train"},
+                                    {
+                                        "name": "register",
+                                        "dependencies": ["train"],
+                                        "template": "register",
+                                        "arguments": {"artifacts": [{"name": "model", "from": ARGO_TRAIN_OUTPUT}]},
+                                    },
+                                ]
+                            },
+                        },
+                        _train_template(team, classes, custom, taint, settings),
+                        _register_template(settings),
+                    ],
+                },
+            }
+        )
+    return objects

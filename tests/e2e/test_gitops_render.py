@@ -1,6 +1,6 @@
 """GitOps delivery of the cluster layers for inventories/example, with no cluster.
 
-ansible-playbook runs the tenancy, networking, storage and GPU roles with
+ansible-playbook runs the tenancy, networking, storage, GPU and orchestration roles with
 platform_delivery=gitops into a temporary Git tree, charts from the chart
 mirror. The tree is then checked against the charts (values, `helm
 template`), the CRD schemas, the rendering both modes read, the vault and
@@ -108,6 +108,8 @@ def test_applications_in_layer_order(tree):
         (31, "minio-operator"),
         (32, "minio-tenant"),
         (40, "gpu-operator"),
+        (70, "argo-workflows"),
+        (75, "argo-workflows-objects"),
     ]
     inventory = yaml.safe_load((ROOT / "inventories/example/group_vars/all/charts.yml").read_text())
     charts = versions()["platform_releases"]["2026.11"]["charts"]
@@ -125,6 +127,7 @@ def test_tree_holds_exactly_the_rendering_both_modes_read(tree):
     folder, plans, _ = tree
     rendered = [json.loads(path.read_text()) for path in sorted(plans.glob("*.json"))]
     assert [plan["component"] for plan in rendered] == [
+        "argo-workflows",
         "cilium",
         "gpu-operator",
         "longhorn",
@@ -222,6 +225,7 @@ def test_custom_resources_validate_against_their_crds(tree, manifests):
         "BGPAdvertisement",
         "Tenant",
         "ClusterPolicy",
+        "WorkflowTemplate",
     } <= kinds
     problems = [problem for obj in custom for problem in index.validate(obj)]
     assert problems == []

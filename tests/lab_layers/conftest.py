@@ -1,9 +1,10 @@
-"""The cluster layers 2-4 converged once on the lab, shared by every test in this folder.
+"""The cluster layers converged once on the lab, shared by every test in this folder.
 
-`playbooks/site.yml --tags networking,storage,gpu` runs against
+`playbooks/site.yml --tags networking,storage,gpu,orchestration` runs against
 inventories/lab in direct delivery (the lab's data services up, for the
 storage layer's S3 side), then `python -m lab cluster up` starts the real
-controllers of the charts it installed (lab/controllers.py: MetalLB).
+controllers of the charts it installed (lab/controllers.py: MetalLB, the Argo
+workflow-controller). `layers.play()` re-runs layers 2-4 only unless told.
 Tests that change the cluster through the inventory run the playbook again
 with extra vars (`layers.play`) and restore what they changed.
 """
@@ -21,6 +22,7 @@ import pytest
 from lab_support import LAB_INVENTORY, ROOT, Lab, labctl
 
 LAYERS = "networking,storage,gpu"
+CONVERGED = f"{LAYERS},orchestration"
 
 
 @dataclass
@@ -63,6 +65,6 @@ def layers(lab: Lab, running_data_services) -> Layers:
         "K8S_AUTH_KUBECONFIG": str(lab.kubeconfig),
     }
     found = Layers(lab, env, None)
-    found.first = found.play()
+    found.first = found.play(tags=CONVERGED)
     found.controllers_up()
     return found

@@ -212,3 +212,118 @@ def test_taint_tolerations_tolerate_the_key_and_effect_whatever_the_value():
     ]
     assert po.taint_tolerations({}) == []
     assert po.taint_tolerations(None) == []
+
+
+# --- Argo Workflows ------------------------------------------------------------
+
+ARGO_SETTINGS = {
+    "s3_endpoint": "http://127.0.0.1:19000",
+    "buckets": {},
+    "key_format": "workflows/{{workflow.name}}/{{pod.name}}",
+    "archive_logs": False,
+    "artifact_secret": "argo-artifacts-s3",
+    "repository_key": "team-s3",
+    "template_name": "train-register",
+    "service_account": "argo-workflow",
+    "trainer_image": "registry.local/trainer:1",
+    "train_command": ["python", "/app/train.py"],
+    "register_command": ["python", "/app/register.py"],
+    "train_retries": 2,
+    "train_resources": {"cpu": "2", "memory": "4Gi"},
+    "register_resources": {"cpu": "1", "memory": "2Gi"},
+    "client_secret": "mlflow-client-env",
+}
+ARGO_TEAMS = [
+    {"name": "vision", "namespace": "team-vision", "buckets": ["vision-data", "vision-models"],
+     "gpu_classes": ["a100-1g"], "s3_secret_key": "v-key"},
+    {"name": "tabular", "namespace": "team-tabular", "buckets": ["tabular-models"], "gpu_classes": ["l4"],
+     "s3_access_key": "tab-user", "s3_secret_key": "t-key"},
+    {"name": "cpu", "namespace": "team-cpu", "buckets": ["cpu-models"], "s3_secret_key": "c-key"},
+]  # fmt: skip
+TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+
+
+def argo_objects(**settings):
+    return po.argo_workflows_objects(ARGO_TEAMS, CLASSES, CUSTOM, TAINT, {**ARGO_SETTINGS, **settings})
+
+
+def templates_of(objects, namespace):
+    (template,) = [o for o in objects if o["kind"] == "WorkflowTemplate" and o["metadata"]["namespace"] == namespace]
+    return {t["name"]: t for t in template["spec"]["templates"]}
+
+
+def test_argo_each_team_namespace_gets_its_repository_and_template():
+    objects = argo_objects()
+    assert [(o["kind"], o["metadata"]["namespace"]) for o in objects] == [
+        ("ConfigMap", "team-cpu"), ("WorkflowTemplate", "team-cpu"),
+        ("ConfigMap", "team-tabular"), ("WorkflowTemplate", "team-tabular"),
+        ("ConfigMap", "team-vision"), ("WorkflowTemplate", "team-vision"),
+    ]  # fmt: skip
+    repositories = {o["metadata"]["namespace"]: o for o in objects if o["kind"] == "ConfigMap"}
+    vision = repositories["team-vision"]
+    assert vision["metadata"]["name"] == "artifact-repositories"
+    assert vision["metadata"]["annotations"] == {"workflows.argoproj.io/default-artifact-repository": "team-s3"}
+    assert yaml.safe_load(vision["data"]["team-s3"]) == {
+        "archiveLogs": False,
+        "s3": {
+            "endpoint": "127.0.0.1:19000",
+            "insecure": True,
+            "bucket": "vision-data",
+            "keyFormat": "workflows/{{workflow.name}}/{{pod.name}}",
+            "accessKeySecret": {"name": "argo-artifacts-s3", "key": "accesskey"},
+            "secretKeySecret": {"name": "argo-artifacts-s3", "key": "secretkey"},
+        },
+    }
+
+
+def test_argo_artifact_bucket_is_chosen_among_the_teams_own_and_https_is_secure():
+    objects = argo_objects(buckets={"vision": "vision-models"}, s3_endpoint="https://s3.example:9000")
+    (vision,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["namespace"] == "team-vision"]
+    s3 = yaml.safe_load(vision["data"]["team-s3"])["s3"]
+    assert (s3["bucket"], s3["endpoint"], s3["insecure"]) == ("vision-models", "s3.example:9000", False)
+    with pytest.raises(ValueError, match="artifact bucket tabular-models is not one of its buckets"):
+        argo_objects(buckets={"vision": "tabular-models"})
+    with pytest.raises(ValueError, match="is not an http"):
+        argo_objects(s3_endpoint="s3.example:9000")
+
+
+def test_argo_train_is_the_only_gpu_step_pinned_to_the_teams_products():
+    steps = templates_of(argo_objects(), "team-vision")
+    dag = steps["train-register"]["dag"]["tasks"]
+    assert dag[1]["dependencies"] == ["train"]
+    assert dag[1]["arguments"]["artifacts"] == [{"name": "model", "from": "{{tasks.train.outputs.artifacts.model}}"}]
+    train, register = steps["train"], steps["register"]
+    # the MIG class exposes its slice, not whole GPUs
+    assert train["container"]["resources"] == {
+        "requests": {"cpu": "2", "memory": "4Gi", "nvidia.com/mig-1g.10gb": "1"},
+        "limits": {"memory": "4Gi", "nvidia.com/mig-1g.10gb": "1"},
+    }
+    terms = train["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [{"matchExpressions": [{"key": po.GPU_PRODUCT_LABEL, "operator": "In",
+                                            "values": ["NVIDIA-A100-SXM4-80GB"]}]}]  # fmt: skip
+    assert train["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert train["retryStrategy"] == {"limit": "2", "retryPolicy": "Always"}
+    assert train["outputs"]["artifacts"] == [{"name": "model", "path": "/tmp/model"}]
+    assert "{{workflow.parameters.model-name}}" in train["container"]["args"]
+    assert not any(k.startswith("nvidia.com/") for k in register["container"]["resources"]["requests"])
+    assert "affinity" not in register and "tolerations" not in register
+    assert register["inputs"]["artifacts"] == [{"name": "model", "path": "/tmp/model"}]
+    assert templates_of(argo_objects(), "team-tabular")["train"]["container"]["resources"]["limits"] == {
+        "memory": "4Gi",
+        "nvidia.com/gpu": "1",
+    }
+
+
+def test_argo_a_team_without_gpu_classes_trains_on_cpu():
+    train = templates_of(argo_objects(), "team-cpu")["train"]
+    assert "affinity" not in train and "tolerations" not in train
+    assert train["container"]["resources"]["requests"] == {"cpu": "2", "memory": "4Gi"}
+
+
+def test_argo_secrets_carry_each_teams_own_keys():
+    secrets = po.argo_workflows_secrets(ARGO_TEAMS, ARGO_SETTINGS)
+    assert [(s["metadata"]["namespace"], s["stringData"]) for s in secrets] == [
+        ("team-cpu", {"accesskey": "cpu", "secretkey": "c-key"}),
+        ("team-tabular", {"accesskey": "tab-user", "secretkey": "t-key"}),
+        ("team-vision", {"accesskey": "vision", "secretkey": "v-key"}),
+    ]
