@@ -53,6 +53,12 @@ def run_promtool(*args) -> subprocess.CompletedProcess:
 
 def render(workdir: Path, rules: Path | None = None, extra_vars: dict | None = None) -> tuple[Path, list[dict]]:
     """Converge the role's main and rules_file entry points; return the rules file and the objects."""
+    rules, objects, _ = converge(workdir, rules, extra_vars)
+    return rules, objects
+
+
+def converge(workdir: Path, rules: Path | None = None, extra_vars: dict | None = None):
+    """render(), plus ansible-playbook's output."""
     workdir.mkdir(parents=True, exist_ok=True)
     playbook = workdir / "render.yml"
     playbook.write_text(PLAYBOOK)
@@ -67,4 +73,4 @@ def render(workdir: Path, rules: Path | None = None, extra_vars: dict | None = N
     argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(playbook)]
     result = subprocess.run([*argv, "-e", json.dumps(variables)], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"ansible-playbook failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
-    return rules, json.loads(objects.read_text())
+    return rules, json.loads(objects.read_text()), result.stdout

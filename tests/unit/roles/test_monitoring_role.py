@@ -21,7 +21,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from monitoring_support import render, run_promtool
+from monitoring_support import converge, render, run_promtool
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLE = ROOT / "roles" / "monitoring"
@@ -74,6 +74,14 @@ def test_the_rules_file_passes_promtool_check(rendered):
         "DatabaseBackupFailed",
         "DatabaseBackupTooOld",
     ]
+
+
+def test_a_second_run_changes_nothing(tmp_path):
+    rules, _, first = converge(tmp_path)
+    _, _, second = converge(tmp_path)
+    assert re.search(r"localhost\s+: ok=\d+\s+changed=[1-9]", first), first
+    assert re.search(r"localhost\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", second), second
+    assert rules.is_file()
 
 
 def test_each_alert_fires_on_its_series_and_stays_quiet_otherwise(rendered, tmp_path):
