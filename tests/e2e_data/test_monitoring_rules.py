@@ -6,8 +6,9 @@ Prometheus reloads them (/-/reload). /api/v1/rules then lists every group
 with each rule evaluated without error, and the MinIO alert follows the real
 capacity series MinIO serves at /minio/v2/metrics/cluster: inactive while
 usage is under the threshold, firing once the threshold is set below it. The
-p99 latency alert reads MLServer's own request histogram: firing under a tiny
-objective after real predictions, inactive under the default one.
+p99 latency and error-rate alerts read MLServer's own series: the p99 alert
+fires under a tiny objective after real predictions and is inactive under
+the default one; requests the model refuses (HTTP 500) fire the error alert.
 At the end the rules rendered with the role's defaults stay loaded.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -130,24 +132,53 @@ def test_prometheus_loads_the_role_rules_and_evaluates_them_on_real_minio(lab_pr
     assert instance["labels"] == {"alertname": "MinIODiskAlmostFull", "job": "minio", "severity": "warning"}
     assert abs(float(instance["value"]) - usage) < 0.01
     firing = get(labserving.prometheus.url("/api/v1/alerts"))["data"]["alerts"]
-    assert [a["labels"]["alertname"] for a in firing if a["state"] == "firing"] == ["MinIODiskAlmostFull"]
+    assert "MinIODiskAlmostFull" in {a["labels"]["alertname"] for a in firing if a["state"] == "firing"}
 
 
-def test_the_latency_rule_reads_real_mlserver_series(serving, lab_prometheus, labserving):
-    """MLServer's own histogram (rest_server_request_duration_seconds, inference routes) drives the p99 alert."""
-    names = lab_prometheus({"monitoring_inference_p99_slo_seconds": 0.000001, "monitoring_inference_latency_for": "0s"})
-    # spread over several scrapes, so rate() over the histogram has an increase
-    labserving.predict(20, interval=0.5)
-    slow = alert_in_state(labserving, names, "InferenceLatencyAboveSLO", "firing")
-    alert = wait_for(slow, "InferenceLatencyAboveSLO firing on MLServer's histogram")
-    (instance,) = alert["alerts"]
+def bad_requests(serving, count: int) -> list[int]:
+    """V2 inference requests the model's signature refuses; MLServer's status codes."""
+    url = serving.http.url(f"/v2/models/{serving.model}/infer")
+    body = {"inputs": [{"name": "input-0", "shape": [1, 2], "datatype": "FP64", "data": [1.0, 2.0]}]}
+    codes = []
+    for _ in range(count):
+        request = urllib.request.Request(
+            url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                codes.append(response.status)
+        except urllib.error.HTTPError as exc:
+            codes.append(exc.code)
+        time.sleep(0.5)
+    return codes
+
+
+def test_the_inference_rules_read_real_mlserver_series(serving, lab_prometheus, labserving):
+    """MLServer's own request histogram and counters (inference routes) drive the latency and error alerts.
+
+    The lab's MLServer target carries no model_version label, so every version
+    looks alike there; a 30-day deploy window makes each error count as a
+    deploy's (promtool tests the window itself).
+    """
+    names = lab_prometheus(
+        {
+            "monitoring_inference_p99_slo_seconds": 0.000001,
+            "monitoring_inference_latency_for": "0s",
+            "monitoring_inference_deploy_window": "30d",
+            "monitoring_inference_error_for": "0s",
+        }
+    )
+    # spread over several scrapes, so rate() has an increase to work with
+    labserving.predict(10, interval=0.5)
+    assert set(bad_requests(labserving, 10)) == {500}
+
     # the lab labels its MLServer target with the namespace only (no model_name/model_version target labels)
-    assert instance["labels"] == {
-        "alertname": "InferenceLatencyAboveSLO",
-        "namespace": "ml-serving",
-        "severity": "page",
-    }
-    assert 0 < float(instance["value"]) < 1.5
+    for alert in ("InferenceLatencyAboveSLO", "InferenceErrorRateAfterDeploy"):
+        rule = wait_for(alert_in_state(labserving, names, alert, "firing"), f"{alert} firing on MLServer's series")
+        (instance,) = rule["alerts"]
+        assert instance["labels"] == {"alertname": alert, "namespace": "ml-serving", "severity": "page"}
+        value = float(instance["value"])
+        assert 0 < value < (1.5 if alert == "InferenceLatencyAboveSLO" else 1), (alert, value)
 
     # the same requests against the default objective: the iris model answers far under 1.5 s
     names = lab_prometheus({"monitoring_inference_latency_for": "0s"})
