@@ -216,3 +216,15 @@ def test_the_dashboards_answer_the_spec_questions():
     assert per_version in by_title["Request rate per model version"]
     assert "rate(rest_server_requests_total{" in by_title["Request rate per model version"]
     assert by_title["p99 latency per model version"].startswith(f"histogram_quantile(0.99, sum {per_version}, le)")
+
+
+def test_each_dashboard_has_its_own_uid_panel_ids_and_the_chosen_data_source():
+    uids = [d["uid"] for d in dashboards().values()]
+    assert len(set(uids)) == len(uids)
+    for name, dashboard in dashboards().items():
+        ids = [p["id"] for p in panels(dashboard)]
+        assert len(set(ids)) == len(ids), name
+        assert "datasource" in {v["name"] for v in dashboard["templating"]["list"]}, name
+        sources = {json.dumps(p["datasource"]) for p in panels(dashboard)}
+        sources |= {json.dumps(t["datasource"]) for p in panels(dashboard) for t in p["targets"]}
+        assert sources == {json.dumps({"type": "prometheus", "uid": "${datasource}"})}, name
