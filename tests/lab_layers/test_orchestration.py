@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 import yaml
-from lab_support import inventory_var
+from lab_support import inventory_var, recap
 
 pytestmark = pytest.mark.lab
 
@@ -109,3 +109,18 @@ def test_a_failing_train_step_is_retried_then_the_workflow_fails(orchestration):
     pod = lab.get("pods", "-n", namespace, "-l", f"workflows.argoproj.io/workflow={name}")["items"][0]
     nodes = {n["metadata"]["name"]: n["metadata"]["labels"] for n in lab.get("nodes")["items"]}
     assert nodes[pod["spec"]["nodeName"]]["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB"
+
+
+def test_a_deleted_crd_comes_back_on_the_next_run(orchestration):
+    """Someone deletes the WorkflowTemplate CRD (and with it every template): the release is unchanged,
+    so Helm alone would do nothing; the re-run upgrades it again, the CRD and the templates return,
+    and the run after that changes nothing."""
+    lab = orchestration.lab
+    lab.kubectl("delete", "crd", "workflowtemplates.argoproj.io", "--wait=true", "--timeout=120s")
+    healed = orchestration.play(tags="argo_workflows")
+    assert "Upgrade again the unchanged releases of argo-workflows whose CRDs are gone" in healed.stdout
+    assert recap(healed)["changed"] >= 2, healed.stdout[-4000:]  # the release, then the objects
+    for t in inventory_var("platform_teams"):
+        assert lab.get("workflowtemplate", "train-register", "-n", t["namespace"])["spec"]["entrypoint"]
+    assert recap(orchestration.play(tags="argo_workflows"))["changed"] == 0
+    orchestration.controllers_up()

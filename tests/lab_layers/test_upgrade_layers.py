@@ -191,7 +191,7 @@ def test_an_unsupported_kubernetes_minor_is_refused_before_any_change(layers):
     assert after["values"] == before["values"]
 
 
-@pytest.mark.parametrize("layer", ["storage", "gpu"])
+@pytest.mark.parametrize("layer", ["storage", "gpu", "orchestration", "observability"])
 def test_an_upgrade_to_the_running_versions_changes_nothing_and_checks_the_layer(layers, layer):
     result = upgrade(layers, layer)
     assert recap(result)["changed"] == 0, result.stdout[-4000:]
