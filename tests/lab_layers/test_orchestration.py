@@ -118,7 +118,7 @@ def test_a_deleted_crd_comes_back_on_the_next_run(orchestration):
     lab = orchestration.lab
     lab.kubectl("delete", "crd", "workflowtemplates.argoproj.io", "--wait=true", "--timeout=120s")
     healed = orchestration.play(tags="argo_workflows")
-    assert "Upgrade again the unchanged releases of argo-workflows whose CRDs are gone" in healed.stdout
+    assert "Put deleted CRDs back, upgrading again the unchanged releases of argo-workflows" in healed.stdout
     assert recap(healed)["changed"] >= 2, healed.stdout[-4000:]  # the release, then the objects
     for t in inventory_var("platform_teams"):
         assert lab.get("workflowtemplate", "train-register", "-n", t["namespace"])["spec"]["entrypoint"]
