@@ -1,7 +1,7 @@
 """The monitoring role rendered by ansible-playbook, and promtool, for the tests that check its rules.
 
-render() converges the role's main entry point (the PrometheusRule and the
-dashboard ConfigMaps) and its rules_file entry point (the same rule groups as
+render() converges the role's objects entry point (the PrometheusRule, the
+dashboard ConfigMaps and the ServiceMonitors) and its rules_file entry point (the same rule groups as
 a plain Prometheus rules file) on localhost.
 """
 
@@ -25,9 +25,10 @@ PLAYBOOK = """\
   connection: local
   gather_facts: false
   tasks:
-    - name: PrometheusRule and dashboard ConfigMaps
+    - name: PrometheusRule, dashboard ConfigMaps and ServiceMonitors
       ansible.builtin.include_role:
         name: baremetal.mlops.monitoring
+        tasks_from: objects
     - name: The same rule groups as a rules file
       ansible.builtin.include_role:
         name: baremetal.mlops.monitoring

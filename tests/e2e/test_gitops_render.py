@@ -1,6 +1,6 @@
 """GitOps delivery of the cluster layers for inventories/example, with no cluster.
 
-ansible-playbook runs the tenancy, networking, storage, GPU and orchestration roles with
+ansible-playbook runs the tenancy, networking, storage, GPU, orchestration and monitoring roles with
 platform_delivery=gitops into a temporary Git tree, charts from the chart
 mirror. The tree is then checked against the charts (values, `helm
 template`), the CRD schemas, the rendering both modes read, the vault and
@@ -110,6 +110,8 @@ def test_applications_in_layer_order(tree):
         (40, "gpu-operator"),
         (70, "argo-workflows"),
         (75, "argo-workflows-objects"),
+        (80, "kube-prometheus-stack"),
+        (85, "monitoring-objects"),
     ]
     inventory = yaml.safe_load((ROOT / "inventories/example/group_vars/all/charts.yml").read_text())
     charts = versions()["platform_releases"]["2026.11"]["charts"]
@@ -133,6 +135,7 @@ def test_tree_holds_exactly_the_rendering_both_modes_read(tree):
         "longhorn",
         "metallb",
         "minio",
+        "monitoring",
         "platform-tenancy",
     ]
     by_name = {app["metadata"]["name"]: app for app in release_apps(folder)}

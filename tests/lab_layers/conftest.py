@@ -1,6 +1,6 @@
 """The cluster layers converged once on the lab, shared by every test in this folder.
 
-`playbooks/site.yml --tags networking,storage,gpu,orchestration` runs against
+`playbooks/site.yml --tags networking,storage,gpu,orchestration,observability` runs against
 inventories/lab in direct delivery (the lab's data services up, for the
 storage layer's S3 side), then `python -m lab cluster up` starts the real
 controllers of the charts it installed (lab/controllers.py: MetalLB, the Argo
@@ -22,7 +22,7 @@ import pytest
 from lab_support import LAB_INVENTORY, ROOT, Lab, labctl
 
 LAYERS = "networking,storage,gpu"
-CONVERGED = f"{LAYERS},orchestration"
+CONVERGED = f"{LAYERS},orchestration,observability"
 
 
 @dataclass

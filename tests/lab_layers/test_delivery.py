@@ -31,13 +31,15 @@ def test_the_whole_main_job_runs_again_without_changes(layers):
     result = layers.play(tags="all")
     assert recap(result)["changed"] == 0
     assert "SKIPPED layer compute:" in result.stdout
-    for layer in ("networking", "storage", "gpu"):
+    for layer in ("networking", "storage", "gpu", "observability"):
         assert f"SKIPPED layer {layer}:" not in result.stdout
-    for layer in ("serving", "tracking", "observability"):
+    for layer in ("serving", "tracking"):
         assert f"SKIPPED layer {layer}:" in result.stdout
     # orchestration runs argo_workflows; only Argo CD is still pending
     assert "SKIPPED layer orchestration: the roles argocd are not part" in result.stdout
     assert "Deliver Argo Workflows (orchestration layer)" in result.stdout
+    # observability runs the monitoring role: kube-prometheus-stack and the platform's objects
+    assert "Deliver kube-prometheus-stack and the platform's rules" in result.stdout
 
 
 def test_check_mode_predicts_a_value_change_without_making_it(layers):
