@@ -1,16 +1,24 @@
-"""Lab fixtures for platform_verify's cluster checks: the lab, and the two CRDs they read.
+"""Lab fixtures for platform_verify's cluster checks: the lab, the orchestration layer and the
+InferenceService CRD.
 
-The lab itself is the session's shared `lab` fixture (tests/conftest.py). The Workflow and
-InferenceService CRDs are rendered from the lab's chart mirror and created
-only when the cluster lacks them; only those created here are deleted again.
+The lab itself is the session's shared `lab` fixture (tests/conftest.py). Workflows come from the
+orchestration layer (argo_workflows role) and its real workflow-controller: `orchestration`
+converges the layer and, when a test deleted the Workflow CRD, has Helm put the chart's CRD back.
+The InferenceService CRD (no KServe release in the lab yet) is rendered from the lab's chart
+mirror and created only when the cluster lacks it; only one created here is deleted again.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from lab_support import LAB_INVENTORY, labctl
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,21 +29,16 @@ def chart_versions() -> dict:
 
 
 # CRD name -> (chart, key of its version in versions.yml, helm template arguments).
-# argo-workflows renders its minimal CRDs as templates with crds.full=false (the
-# full ones come from a hook Job that would download them); kserve-crd ships one
-# template per CRD.
+# kserve-crd ships one template per CRD.
 CRDS = {
-    "workflows.argoproj.io": (
-        "argo-workflows",
-        "argo_workflows",
-        ["--set", "crds.full=false", "--show-only", "templates/crds.yaml"],
-    ),
     "inferenceservices.serving.kserve.io": (
         "kserve-crd",
         "kserve",
         ["--show-only", "templates/serving.kserve.io_inferenceservices.yaml"],
     ),
 }
+WORKFLOW_CRD = "workflows.argoproj.io"
+ARGO_RELEASE, ARGO_NAMESPACE = "argo-workflows", "argo"
 
 
 def render_crd(lab, name: str, chart_repository) -> dict:
@@ -56,7 +59,7 @@ def established(lab, name: str) -> bool:
 
 @pytest.fixture(scope="module")
 def verify_crds(lab, chart_repository):
-    """The Workflow and InferenceService CRDs, Established; created here only when absent."""
+    """The InferenceService CRD, Established; created here only when absent."""
     created = []
     try:
         for name in CRDS:
@@ -74,3 +77,46 @@ def verify_crds(lab, chart_repository):
     finally:
         for name in reversed(created):
             lab.kubectl("delete", "crd", name, "--ignore-not-found", "--wait=true", "--timeout=120s", check=False)
+
+
+@pytest.fixture(scope="module")
+def orchestration(lab, chart_repository, tmp_path_factory):
+    """The orchestration layer converged on the lab and its workflow-controller running.
+
+    A CRD deleted by hand is not a chart change: when the Workflow CRD is gone (the not-served test),
+    Helm upgrades the release with its own values and so creates the chart's CRD again."""
+    env = {
+        **lab.env,
+        "PATH": os.pathsep.join(
+            [str(Path(lab.bin["helm"]).parent), str(Path(sys.executable).parent), os.environ["PATH"]]
+        ),
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "K8S_AUTH_KUBECONFIG": str(lab.kubeconfig),
+    }
+    result = subprocess.run(
+        ["ansible-playbook", "playbooks/site.yml", "-i", str(LAB_INVENTORY), "--tags", "orchestration"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    if not lab.kubectl("get", "crd", WORKFLOW_CRD, "--ignore-not-found", "-o", "name").stdout.strip():
+        release = json.loads(lab.helm("get", "metadata", ARGO_RELEASE, "-n", ARGO_NAMESPACE, "-o", "json").stdout)
+        values = tmp_path_factory.mktemp("argo") / "values.json"
+        values.write_text(lab.helm("get", "values", ARGO_RELEASE, "-n", ARGO_NAMESPACE, "-o", "json").stdout)
+        chart, repo = release["chart"], chart_repository(release["chart"])
+        version = release["version"]
+        lab.helm(
+            "upgrade",
+            ARGO_RELEASE,
+            chart,
+            "--repo",
+            repo,
+            "--version",
+            version,
+            "-n",
+            ARGO_NAMESPACE,
+            "-f",
+            str(values),
+        )
+    lab.wait_until(lambda: established(lab, WORKFLOW_CRD), f"CRD {WORKFLOW_CRD} Established", timeout=60)
+    labctl("up")  # the controller, restarted if it lost its CRD
+    return lab

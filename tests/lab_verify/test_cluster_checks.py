@@ -1,13 +1,14 @@
-"""platform_verify's cluster checks against a real API server that serves Workflow and InferenceService.
+"""platform_verify's cluster checks against the lab's API server, its real workflow-controller and
+an InferenceService.
 
-The lab has no Argo or KServe controllers, so the test plays them: it creates
-a Workflow (generateName iris-train-register-, like `argo submit`) and the
-InferenceService, and writes their status the way the controllers would (the
-Workflow CRD has no status subresource, the InferenceService's has one). Then
-playbooks/verify.yml runs in cluster mode only, once with the Workflow
-Succeeded and the InferenceService Ready, once with the Workflow Failed and
-Ready False; and first, before the CRDs exist, to see both kinds reported as
-not served.
+Workflows are real: submitted from the orchestration layer's train-register WorkflowTemplate in a
+team namespace (generateName iris-train-register-, like `argo submit --from`), run by the real
+workflow-controller, which sets their phase and message; one fails on purpose (its pods carry the
+kwok exit-code label, lab/kwok-stages.yaml). The lab has no KServe controller yet, so the test
+still writes the InferenceService's status the way KServe would (its CRD has a status subresource).
+playbooks/verify.yml runs in cluster mode only, once on a Succeeded Workflow and a Ready
+InferenceService, once on a Failed Workflow and Ready False; and first, before the CRDs exist, to
+see both kinds reported as not served.
 """
 
 from __future__ import annotations
@@ -21,15 +22,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from lab_support import inventory_var
 
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
-TRAINING_NS, SERVING_NS = "t-verify-training", "t-verify-serving"
+SERVING_NS = "t-verify-serving"
+FAIL_LABEL = "lab.baremetal.mlops/exit-code"
 PREFIX, ISVC = "iris-train-register-", "iris-bare-metal"
 WORKFLOW_CHECK = f"Argo Workflow {PREFIX}* Succeeded"
 ISVC_CHECK = f"InferenceService {ISVC} Ready"
 CRDS = ("workflows.argoproj.io", "inferenceservices.serving.kserve.io")
+
+
+def training_namespace() -> str:
+    return inventory_var("platform_teams")[0]["namespace"]
+
+
 ROW = re.compile(
     r"(?P<layer>storage|tracking|orchestration|serving|observability)\s+(?P<status>passed|failed|skipped)\s+"
     r"(?P<check>.+?)\s+\| (?P<detail>.*)"
@@ -73,7 +82,7 @@ def verify(lab, tmp_path: Path) -> subprocess.CompletedProcess:
                 "platform_verify_observability_checks_enabled": False,
                 "platform_verify_cluster_checks_enabled": True,
                 "platform_verify_kubeconfig": str(lab.kubeconfig),
-                "platform_verify_workflow_namespace": TRAINING_NS,
+                "platform_verify_workflow_namespace": training_namespace(),
                 "platform_verify_workflow_prefix": PREFIX,
                 "platform_verify_inferenceservice_namespace": SERVING_NS,
                 "platform_verify_inferenceservice_name": ISVC,
@@ -100,13 +109,6 @@ def verify(lab, tmp_path: Path) -> subprocess.CompletedProcess:
     )
 
 
-def workflow_status(phase: str) -> dict:
-    status = {"phase": phase, "startedAt": now(), "finishedAt": now(), "progress": "1/1"}
-    if phase == "Failed":
-        status.update(progress="0/1", message="child 'train' failed")
-    return {"status": status}
-
-
 def isvc_status(ready: bool) -> dict:
     stamp = now()
     message = "" if ready else "Revision iris-bare-metal-predictor-00001 failed with message: container exited"
@@ -127,27 +129,11 @@ def isvc_status(ready: bool) -> dict:
 
 
 @pytest.fixture(scope="module")
-def objects(lab, verify_crds):
-    """The two namespaces, a Workflow and the InferenceService; yields the Workflow's generated name."""
+def inferenceservice(lab, verify_crds):
+    """The serving namespace and the InferenceService (its status written by set_ready)."""
     try:
-        for namespace in (TRAINING_NS, SERVING_NS):
-            lab.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=120s")
-            lab.kubectl("create", "namespace", namespace)
-        workflow = {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "Workflow",
-            "metadata": {"generateName": PREFIX, "namespace": TRAINING_NS},
-            "spec": {
-                "entrypoint": "train",
-                "templates": [
-                    {
-                        "name": "train",
-                        "container": {"image": "registry.example/iris-train:1", "command": ["python", "train.py"]},
-                    }
-                ],
-            },
-        }
-        created = lab.kubectl("create", "-f", "-", "-o", "jsonpath={.metadata.name}", stdin=json.dumps(workflow))
+        lab.kubectl("delete", "namespace", SERVING_NS, "--ignore-not-found", "--wait=true", "--timeout=120s")
+        lab.kubectl("create", "namespace", SERVING_NS)
         isvc = {
             "apiVersion": "serving.kserve.io/v1beta1",
             "kind": "InferenceService",
@@ -163,20 +149,39 @@ def objects(lab, verify_crds):
             },
         }
         lab.kubectl("create", "-f", "-", stdin=json.dumps(isvc))
-        yield created.stdout.strip()
+        yield ISVC
     finally:
-        for namespace in (TRAINING_NS, SERVING_NS):
-            lab.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=120s")
+        lab.kubectl("delete", "namespace", SERVING_NS, "--ignore-not-found", "--wait=true", "--timeout=120s")
 
 
-def set_status(lab, workflow: str, phase: str, ready: bool) -> None:
-    """Write status the way the controllers would, and read it back."""
-    wf, isvc = ["workflow.argoproj.io", workflow, "-n", TRAINING_NS], ["inferenceservice.serving.kserve.io", ISVC]
-    isvc += ["-n", SERVING_NS]
-    # The Workflow CRD has no status subresource: status is part of the object.
-    lab.kubectl("patch", *wf, "--type=merge", "-p", json.dumps(workflow_status(phase)))
+def run_workflow(lab, fail: bool = False) -> dict:
+    """Submit a Workflow from the train-register template and wait for the controller to finish it."""
+    spec = {
+        "workflowTemplateRef": {"name": "train-register"},
+        "arguments": {"parameters": [{"name": "model-name", "value": ISVC}]},
+    }
+    if fail:
+        spec["podMetadata"] = {"labels": {FAIL_LABEL: "3"}}
+    workflow = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": PREFIX, "namespace": training_namespace()},
+        "spec": spec,
+    }
+    name = lab.kubectl("create", "-f", "-", "-o", "jsonpath={.metadata.name}", stdin=json.dumps(workflow)).stdout
+    name = name.strip()
+
+    def done():
+        wf = lab.get("workflow", name, "-n", training_namespace())
+        return wf if wf.get("status", {}).get("phase") in ("Succeeded", "Failed", "Error") else None
+
+    return lab.wait_until(done, f"Workflow {name} to finish", timeout=240)
+
+
+def set_ready(lab, ready: bool) -> None:
+    """Write the InferenceService's status the way KServe would, and read it back."""
+    isvc = ["inferenceservice.serving.kserve.io", ISVC, "-n", SERVING_NS]
     lab.kubectl("patch", *isvc, "--subresource=status", "--type=merge", "-p", json.dumps(isvc_status(ready)))
-    assert lab.get(*wf)["status"]["phase"] == phase
     conditions = {c["type"]: c["status"] for c in lab.get(*isvc)["status"]["conditions"]}
     assert conditions["Ready"] == ("True" if ready else "False")
 
@@ -184,7 +189,8 @@ def set_status(lab, workflow: str, phase: str, ready: bool) -> None:
 def test_cluster_checks_say_which_kind_is_not_served(lab, tmp_path):
     """Before the CRDs exist (this test runs before the module's CRD fixture): both checks name the missing API."""
     # A lab that already serves the kinds (an earlier run, make lab) loses them
-    # here; the module's CRD fixture installs them again for the next tests.
+    # here; the orchestration fixture (through Helm) and the CRD fixture put
+    # them back for the next tests.
     for name in CRDS:
         lab.kubectl("delete", "crd", name, "--ignore-not-found", "--wait=true", "--timeout=120s")
     assert not [name for name in CRDS if lab.kubectl("get", "crd", name, "--ignore-not-found", "-o", "name").stdout]
@@ -197,8 +203,12 @@ def test_cluster_checks_say_which_kind_is_not_served(lab, tmp_path):
     assert "InferenceService kind (serving.kserve.io/v1beta1) is not served" in rows[ISVC_CHECK]["detail"]
 
 
-def test_cluster_checks_pass_on_a_succeeded_workflow_and_a_ready_inferenceservice(lab, objects, tmp_path):
-    set_status(lab, objects, "Succeeded", ready=True)
+def test_cluster_checks_pass_on_a_succeeded_workflow_and_a_ready_inferenceservice(
+    lab, orchestration, inferenceservice, tmp_path
+):
+    workflow = run_workflow(lab)
+    assert workflow["status"]["phase"] == "Succeeded", workflow["status"]
+    set_ready(lab, ready=True)
     result = verify(lab, tmp_path)
     assert result.returncode == 0, result.stdout[-6000:]
     rows = summary(result.stdout)
@@ -207,13 +217,15 @@ def test_cluster_checks_pass_on_a_succeeded_workflow_and_a_ready_inferenceservic
         WORKFLOW_CHECK: ("orchestration", "passed"),
         ISVC_CHECK: ("serving", "passed"),
     }, result.stdout[-6000:]
-    assert objects in rows[WORKFLOW_CHECK]["detail"], result.stdout[-6000:]
+    assert workflow["metadata"]["name"] in rows[WORKFLOW_CHECK]["detail"], result.stdout[-6000:]
 
 
 def test_cluster_checks_blame_orchestration_and_serving_on_a_failed_workflow_and_an_unready_inferenceservice(
-    lab, objects, tmp_path
+    lab, orchestration, inferenceservice, tmp_path
 ):
-    set_status(lab, objects, "Failed", ready=False)
+    workflow = run_workflow(lab, fail=True)
+    assert workflow["status"]["phase"] == "Failed", workflow["status"]
+    set_ready(lab, ready=False)
     result = verify(lab, tmp_path)
     assert result.returncode != 0, result.stdout[-6000:]
     assert "2 of 2 checks failed." in result.stdout, result.stdout[-6000:]
@@ -224,7 +236,15 @@ def test_cluster_checks_blame_orchestration_and_serving_on_a_failed_workflow_and
     rows = summary(result.stdout)
     assert rows[WORKFLOW_CHECK]["layer"] == "orchestration", result.stdout[-6000:]
     assert rows[WORKFLOW_CHECK]["status"] == "failed", result.stdout[-6000:]
-    assert rows[WORKFLOW_CHECK]["detail"] == f"{objects} is Failed: child 'train' failed", result.stdout[-6000:]
+    # the newest Workflow, in the controller's own words: a failed DAG has no message of its own,
+    # the step that failed last (the third attempt of train) has
+    assert not workflow["status"].get("message")
+    steps = [n for n in workflow["status"]["nodes"].values() if n["type"] == "Pod"]
+    last = max(steps, key=lambda n: (n["finishedAt"], n["displayName"]))
+    assert (len(steps), last["displayName"]) == (3, "train(2)")
+    expected = f"{workflow['metadata']['name']} is Failed: step train(2): {last['message']}"
+    assert rows[WORKFLOW_CHECK]["detail"] == expected, result.stdout[-6000:]
+    assert "exit code 3" in expected
     assert rows[ISVC_CHECK]["layer"] == "serving", result.stdout[-6000:]
     assert rows[ISVC_CHECK]["status"] == "failed", result.stdout[-6000:]
     assert rows[ISVC_CHECK]["detail"].startswith("Ready is False (RevisionFailed): Revision "), result.stdout[-6000:]
