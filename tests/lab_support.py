@@ -60,15 +60,7 @@ class Lab:
         return self.run("helm", *args, check=check)
 
     def wait_until(self, predicate, what: str, timeout: float = 120.0):
-        """Poll predicate() until it returns something truthy; fail with `what` after timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}")
-            time.sleep(0.5)
+        return wait_until(predicate, what, timeout)
 
 
 def inventory_var(name: str):
@@ -93,3 +85,15 @@ def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
         if line.startswith("localhost") and "ok=" in line:
             return {k: int(v) for k, v in (part.split("=") for part in line.split()[2:])}
     raise AssertionError(f"no PLAY RECAP in:\n{result.stdout[-3000:]}")
+
+
+def wait_until(predicate, what: str, timeout: float = 120.0, interval: float = 0.5):
+    """Poll predicate() until it returns something truthy; fail with `what` after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)

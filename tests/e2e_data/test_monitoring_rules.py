@@ -22,6 +22,7 @@ import urllib.request
 
 import pytest
 import yaml
+from lab_support import wait_until
 from monitoring_support import render
 
 import lab as lab_package
@@ -44,14 +45,7 @@ def reload(serving) -> None:
 
 
 def wait_for(predicate, what: str, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(1)
+    return wait_until(predicate, what, timeout, interval=1.0)
 
 
 @pytest.fixture
