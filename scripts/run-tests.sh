@@ -23,4 +23,4 @@ scripts/sanity.sh
 step "make e2e: the data path from training to a served prediction, then verify"
 make --no-print-directory e2e
 step "pytest: unit, end-to-end, lab, integration and Molecule"
-pytest "$@"
+pytest --durations=30 "$@"
