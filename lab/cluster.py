@@ -255,7 +255,7 @@ def specs(s: Cluster) -> list[proc.Spec]:
                 f"--config={STAGES}",
                 f"--kubeconfig={conf / 'admin.conf'}",
                 "--manage-all-nodes=false",
-                f"--manage-nodes-with-annotation-selector={lab_nodes.KWOK_ANNOTATION}=fake",
+                f"--manage-nodes-with-annotation-selector={lab_nodes.KWOK_ANNOTATION}={lab_nodes.KWOK_MANAGED}",
                 f"--cidr={s.pod_cidr}",
                 "--node-lease-duration-seconds=40",
                 f"--server-address={kwok.address}",

@@ -53,13 +53,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from lab.nodes import KWOK_ANNOTATION, KWOK_MANAGED
+
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 COMPLETED_LABEL = "workflows.argoproj.io/report-outputs-completed"
 INSTANCE_LABEL = "workflows.argoproj.io/controller-instanceid"
 NODE_ID_ANNOTATION = "workflows.argoproj.io/node-id"
 REPORTED_ANNOTATION = "lab.baremetal.mlops/outputs-reported"
 EXIT_CODE_LABEL = "lab.baremetal.mlops/exit-code"
-KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 TEMPLATE_OFFLOADED = "offloaded"
 MERGE = "application/merge-patch+json"
 
@@ -258,7 +259,7 @@ class Reporter:
         return {
             n["metadata"]["name"]
             for n in json.loads(nodes.data)["items"]
-            if n["metadata"].get("annotations", {}).get(KWOK_ANNOTATION) == "fake"
+            if n["metadata"].get("annotations", {}).get(KWOK_ANNOTATION) == KWOK_MANAGED
         }
 
     def template(self, pod: dict, env: dict[str, str]) -> dict:

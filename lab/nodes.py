@@ -19,6 +19,8 @@ import uuid
 from lab.settings import ROOT, Settings
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+# its value on the lab's nodes: kwok manages the nodes that carry it (lab/cluster.py)
+KWOK_MANAGED = "fake"
 LAB_LABEL = "lab.baremetal.mlops/simulated"
 CATALOGUE_MODULE = "ansible_collections.baremetal.mlops.plugins.plugin_utils.gpu_catalog"
 CATALOGUE_PATH = ROOT / "collections" / "ansible_collections" / "baremetal" / "mlops" / "plugins" / "plugin_utils"
@@ -193,7 +195,7 @@ def node_object(
     return {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": name, "labels": all_labels, "annotations": {KWOK_ANNOTATION: "fake"}},
+        "metadata": {"name": name, "labels": all_labels, "annotations": {KWOK_ANNOTATION: KWOK_MANAGED}},
         "spec": {"taints": taints},
         "status": {
             "capacity": capacity,

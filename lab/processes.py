@@ -234,14 +234,12 @@ def beyond_loopback(pids: list[int]) -> list[str]:
 
 
 def holder(endpoint: Endpoint) -> str:
-    """' (pid N, program)' for the process listening on endpoint, or '' when none can be seen."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        if any(p == endpoint.port for _, _, p in listening_sockets([pid])):
+    """' (pid N, program)' for the process listening on endpoint's port, or '' when none can be seen."""
+    pids = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    for pid, _, port in listening_sockets(pids):
+        if port == endpoint.port:
             with contextlib.suppress(OSError):
-                return f" (pid {pid}, {(entry / 'comm').read_text().strip()})"
+                return f" (pid {pid}, {Path(f'/proc/{pid}/comm').read_text().strip()})"
             return f" (pid {pid})"
     return ""
 

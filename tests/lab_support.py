@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -97,3 +98,28 @@ def wait_until(predicate, what: str, timeout: float = 120.0, interval: float = 0
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def workflow_finished(lab: Lab, namespace: str, name: str, timeout: float = 240.0) -> dict:
+    """The Workflow once its controller gave it a final phase (Succeeded, Failed or Error)."""
+
+    def done():
+        wf = lab.get("workflow", name, "-n", namespace)
+        return wf if wf.get("status", {}).get("phase") in ("Succeeded", "Failed", "Error") else None
+
+    return lab.wait_until(done, f"Workflow {namespace}/{name} to finish", timeout=timeout)
+
+
+def ansible_env(lab: Lab) -> dict[str, str]:
+    """Environment for ansible-playbook against the lab: its helm and this Python's tools first on PATH,
+    the repo's ansible.cfg, the lab's kubeconfig for kubernetes.core, no colours."""
+    return {
+        **lab.env,
+        "PATH": os.pathsep.join(
+            [str(Path(lab.bin["helm"]).parent), str(Path(sys.executable).parent), os.environ["PATH"]]
+        ),
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "K8S_AUTH_KUBECONFIG": str(lab.kubeconfig),
+    }

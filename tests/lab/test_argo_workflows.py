@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 import yaml
-from lab_support import ROOT, gpu_toleration, inventory_var, labctl
+from lab_support import ROOT, gpu_toleration, inventory_var, labctl, workflow_finished
 
 pytestmark = pytest.mark.lab
 
@@ -116,11 +116,7 @@ def artifact_repository(argo):
 
 
 def finished(lab, name: str) -> dict:
-    def done():
-        wf = lab.get("workflow", name, "-n", NAMESPACE)
-        return wf if wf.get("status", {}).get("phase") in ("Succeeded", "Failed", "Error") else None
-
-    return lab.wait_until(done, f"Workflow {name} to finish", timeout=180)
+    return workflow_finished(lab, NAMESPACE, name, timeout=180)
 
 
 def pods(lab, name: str) -> list[dict]:

@@ -12,14 +12,11 @@ with extra vars (`layers.play`) and restore what they changed.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from lab_support import LAB_INVENTORY, ROOT, Lab, labctl
+from lab_support import LAB_INVENTORY, ROOT, Lab, ansible_env, labctl
 
 LAYERS = "networking,storage,gpu"
 CONVERGED = f"{LAYERS},orchestration,observability"
@@ -54,17 +51,7 @@ class Layers:
 
 @pytest.fixture(scope="session")
 def layers(lab: Lab, running_data_services) -> Layers:
-    env = {
-        **lab.env,
-        "PATH": os.pathsep.join(
-            [str(Path(lab.bin["helm"]).parent), str(Path(sys.executable).parent), os.environ["PATH"]]
-        ),
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "K8S_AUTH_KUBECONFIG": str(lab.kubeconfig),
-    }
-    found = Layers(lab, env, None)
+    found = Layers(lab, ansible_env(lab), None)
     found.first = found.play(tags=CONVERGED)
     found.controllers_up()
     return found

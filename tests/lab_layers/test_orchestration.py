@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 import yaml
-from lab_support import inventory_var, recap
+from lab_support import inventory_var, recap, workflow_finished
 
 pytestmark = pytest.mark.lab
 
@@ -43,14 +43,6 @@ def submit(lab, namespace: str, pod_labels: dict | None = None) -> str:
     return name
 
 
-def finished(lab, namespace: str, name: str) -> dict:
-    def done():
-        wf = lab.get("workflow", name, "-n", namespace)
-        return wf if wf.get("status", {}).get("phase") in ("Succeeded", "Failed", "Error") else None
-
-    return lab.wait_until(done, f"Workflow {namespace}/{name} to finish", timeout=240)
-
-
 def step_nodes(wf: dict, step: str) -> list[dict]:
     return [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod" and n["displayName"].startswith(step)]
 
@@ -68,7 +60,7 @@ def test_a_workflow_from_the_template_trains_on_the_teams_gpu_and_registers_on_c
     tabular = team("tabular")
     namespace = tabular["namespace"]
     name = submit(lab, namespace)
-    wf = finished(lab, namespace, name)
+    wf = workflow_finished(lab, namespace, name)
     assert wf["status"]["phase"] == "Succeeded", wf["status"]
     (train,), (register,) = step_nodes(wf, "train"), step_nodes(wf, "register")
 
@@ -99,7 +91,7 @@ def test_a_failing_train_step_is_retried_then_the_workflow_fails(orchestration):
     lab = orchestration.lab
     namespace = team("vision")["namespace"]
     name = submit(lab, namespace, pod_labels={FAIL_LABEL: "3"})
-    wf = finished(lab, namespace, name)
+    wf = workflow_finished(lab, namespace, name)
     assert wf["status"]["phase"] == "Failed", wf["status"]
     attempts = step_nodes(wf, "train")
     assert len(attempts) == 3, [n["name"] for n in attempts]  # the first try and the role's 2 retries

@@ -11,14 +11,12 @@ mirror and created only when the cluster lacks it; only one created here is dele
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from lab_support import LAB_INVENTORY, labctl
+from lab_support import LAB_INVENTORY, ansible_env, labctl
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,17 +83,9 @@ def orchestration(lab, chart_repository, tmp_path_factory):
 
     A CRD deleted by hand is not a chart change: when the Workflow CRD is gone (the not-served test),
     Helm upgrades the release with its own values and so creates the chart's CRD again."""
-    env = {
-        **lab.env,
-        "PATH": os.pathsep.join(
-            [str(Path(lab.bin["helm"]).parent), str(Path(sys.executable).parent), os.environ["PATH"]]
-        ),
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "K8S_AUTH_KUBECONFIG": str(lab.kubeconfig),
-    }
     result = subprocess.run(
         ["ansible-playbook", "playbooks/site.yml", "-i", str(LAB_INVENTORY), "--tags", "orchestration"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        cwd=ROOT, env=ansible_env(lab), capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
     if not lab.kubectl("get", "crd", WORKFLOW_CRD, "--ignore-not-found", "-o", "name").stdout.strip():

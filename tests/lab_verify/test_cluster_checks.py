@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from lab_support import inventory_var
+from lab_support import inventory_var, workflow_finished
 
 pytestmark = pytest.mark.lab
 
@@ -169,13 +169,7 @@ def run_workflow(lab, fail: bool = False) -> dict:
         "spec": spec,
     }
     name = lab.kubectl("create", "-f", "-", "-o", "jsonpath={.metadata.name}", stdin=json.dumps(workflow)).stdout
-    name = name.strip()
-
-    def done():
-        wf = lab.get("workflow", name, "-n", training_namespace())
-        return wf if wf.get("status", {}).get("phase") in ("Succeeded", "Failed", "Error") else None
-
-    return lab.wait_until(done, f"Workflow {name} to finish", timeout=240)
+    return workflow_finished(lab, training_namespace(), name.strip())
 
 
 def set_ready(lab, ready: bool) -> None:
