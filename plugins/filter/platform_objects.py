@@ -82,6 +82,26 @@ def argo_workflows_secrets(teams, settings):
     return _call(objects.argo_workflows_secrets, teams, settings)
 
 
+def cloudnative_pg_objects(settings):
+    """MLflow's PostgreSQL Cluster and its ScheduledBackup."""
+    return _call(objects.cloudnative_pg_objects, settings)
+
+
+def cloudnative_pg_secrets(settings):
+    """The database owner's basic-auth Secret and the backup S3 keys."""
+    return _call(objects.cloudnative_pg_secrets, settings)
+
+
+def mlflow_server(uri, name, namespace, port, extra_hosts=None):
+    """The tracking server's Service checked against platform_mlflow_tracking_uri, and its accepted Host headers."""
+    return _call(objects.mlflow_server, uri, name, namespace, port, extra_hosts or [])
+
+
+def mlflow_secrets(teams, settings):
+    """The server's S3 keys and each team namespace's MLflow client Secret."""
+    return _call(objects.mlflow_secrets, teams, settings)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -98,4 +118,8 @@ class FilterModule:
             "taint_tolerations": taint_tolerations,
             "argo_workflows_objects": argo_workflows_objects,
             "argo_workflows_secrets": argo_workflows_secrets,
+            "cloudnative_pg_objects": cloudnative_pg_objects,
+            "cloudnative_pg_secrets": cloudnative_pg_secrets,
+            "mlflow_server": mlflow_server,
+            "mlflow_secrets": mlflow_secrets,
         }

@@ -484,10 +484,7 @@ def argo_workflows_secrets(teams: list, settings: dict) -> list[dict]:
             "kind": "Secret",
             "type": "Opaque",
             "metadata": _meta(settings["artifact_secret"], team["namespace"], {"baremetal.mlops/team": team["name"]}),
-            "stringData": {
-                "accesskey": team.get("s3_access_key") or team["name"],
-                "secretkey": team["s3_secret_key"],
-            },
+            "stringData": dict(zip(("accesskey", "secretkey"), team_s3_keys(team), strict=True)),
         }
         for team in sorted(teams, key=lambda t: t["namespace"])
     ]
@@ -612,3 +609,198 @@ def argo_workflows_objects(teams: list, classes: dict, custom: dict, taint: dict
             }
         )
     return objects
+
+
+# --- Tracking: CloudNativePG and MLflow ------------------------------------------
+
+# CloudNativePG reads a Secret of this type (keys username, password) for the database owner.
+BASIC_AUTH = "kubernetes.io/basic-auth"
+# Keys of the backup Secret the Cluster's barmanObjectStore reads.
+BACKUP_ACCESS_KEY = "ACCESS_KEY_ID"
+BACKUP_SECRET_KEY = "ACCESS_SECRET_KEY"
+
+
+def team_s3_keys(team: dict) -> tuple[str, str]:
+    """A team's own S3 keys: its access key (default its name, the MinIO user the storage layer
+    creates) and its secret key."""
+    return team.get("s3_access_key") or team["name"], team["s3_secret_key"]
+
+
+def _secret(name: str, namespace: str, values: dict, labels: dict | None = None, kind: str = "Opaque") -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": kind,
+        "metadata": _meta(name, namespace, labels),
+        "stringData": values,
+    }
+
+
+def _cnpg_schedule(schedule: str) -> str:
+    # CloudNativePG's cron has six fields, seconds first; a five-field crontab line would
+    # silently mean another time, so it is refused.
+    if len(str(schedule).split()) != 6:
+        raise ValueError(
+            f"backup schedule {schedule!r} must have six fields (seconds minutes hours day month weekday), "
+            "as CloudNativePG's ScheduledBackup reads it"
+        )
+    return str(schedule)
+
+
+def cloudnative_pg_objects(settings: dict) -> list[dict]:
+    """MLflow's PostgreSQL: the Cluster (block storage, initdb database and owner from the
+    credentials Secret, barman backups to the S3 endpoint) and its ScheduledBackup."""
+    instances = int(settings["instances"])
+    if instances < 1:
+        raise ValueError(f"instances must be at least 1 (got {instances})")
+    name, namespace = settings["cluster_name"], settings["namespace"]
+    spec = {
+        "instances": instances,
+        "storage": {"storageClass": settings["storage_class"], "size": str(settings["storage_size"])},
+        "bootstrap": {
+            "initdb": {
+                "database": settings["database"],
+                "owner": settings["owner"],
+                "secret": {"name": settings["credentials_secret"]},
+            }
+        },
+    }
+    if settings.get("image"):
+        spec["imageName"] = settings["image"]
+    objects = [{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": _meta(name, namespace)}]
+    objects[0]["spec"] = spec
+    backup = settings.get("backup") or {}
+    if backup.get("enabled"):
+        s3_location(backup["endpoint"])  # an http(s) URL with a host, or a clear error
+        path = str(backup.get("path") or name).strip("/")
+        spec["backup"] = {
+            "retentionPolicy": str(backup["retention"]),
+            "barmanObjectStore": {
+                "destinationPath": f"s3://{backup['bucket']}/{path}",
+                "endpointURL": backup["endpoint"],
+                "s3Credentials": {
+                    "accessKeyId": {"name": backup["secret"], "key": BACKUP_ACCESS_KEY},
+                    "secretAccessKey": {"name": backup["secret"], "key": BACKUP_SECRET_KEY},
+                },
+                "wal": {"compression": "gzip"},
+                "data": {"compression": "gzip"},
+            },
+        }
+        objects.append(
+            {
+                "apiVersion": "postgresql.cnpg.io/v1",
+                "kind": "ScheduledBackup",
+                "metadata": _meta(name, namespace),
+                "spec": {
+                    "schedule": _cnpg_schedule(backup["schedule"]),
+                    "cluster": {"name": name},
+                    "method": "barmanObjectStore",
+                    "backupOwnerReference": "self",
+                    "immediate": True,
+                },
+            }
+        )
+    return objects
+
+
+def cloudnative_pg_secrets(settings: dict) -> list[dict]:
+    """The owner's credentials (basic-auth, read by initdb and by MLflow) and the backup S3 keys."""
+    namespace = settings["namespace"]
+    if not settings.get("password"):
+        raise ValueError("the database owner's password is empty (mlflow_db_password)")
+    secrets = [
+        _secret(
+            settings["credentials_secret"],
+            namespace,
+            {"username": settings["owner"], "password": str(settings["password"])},
+            kind=BASIC_AUTH,
+        )
+    ]
+    backup = settings.get("backup") or {}
+    if backup.get("enabled"):
+        if not backup.get("access_key") or not backup.get("secret_key"):
+            raise ValueError("backups are enabled but their S3 access key or secret key is empty")
+        secrets.append(
+            _secret(
+                backup["secret"],
+                namespace,
+                {BACKUP_ACCESS_KEY: str(backup["access_key"]), BACKUP_SECRET_KEY: str(backup["secret_key"])},
+            )
+        )
+    return secrets
+
+
+def _cluster_service(host: str) -> tuple[str, str] | None:
+    """(service, namespace) when a host is an in-cluster Service name <service>.<namespace>.svc[.<domain>]."""
+    labels = host.split(".")
+    if len(labels) >= 3 and labels[2] == "svc":
+        return labels[0], labels[1]
+    return None
+
+
+def mlflow_server(uri: str, name: str, namespace: str, port: int, extra_hosts: list | None = None) -> dict:
+    """The tracking server's Service as platform_mlflow_tracking_uri names it, and the Host headers
+    MLflow accepts (its own check refuses any name it was not given).
+
+    When the URI is an in-cluster Service URL (<service>.<namespace>.svc...) the role's Service must
+    be that one, on that port; any other URI (an ingress, a load balancer address) reaches the
+    server through something in front of the Service, so only its host is added to the accepted ones."""
+    parts = urlsplit(str(uri))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"platform_mlflow_tracking_uri {uri!r} is not an http(s) URL with a host")
+    uri_port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    named = _cluster_service(parts.hostname)
+    port = int(port)
+    if named is not None and (named != (name, namespace) or uri_port != port):
+        raise ValueError(
+            f"platform_mlflow_tracking_uri {uri} names Service {named[0]} in namespace {named[1]} on port "
+            f"{uri_port}, but the mlflow role serves Service {name} in namespace {namespace} on port {port} "
+            "(mlflow_service_name, mlflow_namespace, mlflow_service_port): make them agree"
+        )
+    hosts = []
+    for host in (name, f"{name}.{namespace}", f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local"):
+        hosts += [host, f"{host}:{port}"]
+    if named is None:
+        hosts += [parts.hostname, parts.netloc]
+    hosts += [str(host) for host in extra_hosts or []]
+    return {
+        "name": name,
+        "namespace": namespace,
+        "port": port,
+        "in_cluster": named is not None,
+        "allowed_hosts": list(dict.fromkeys(hosts)),
+    }
+
+
+def mlflow_secrets(teams: list, settings: dict) -> list[dict]:
+    """The server's own S3 keys in its namespace, and per team namespace the client Secret its
+    Workflows read (tracking URI, S3 endpoint, the team's own S3 keys, never another team's)."""
+    if not settings.get("s3_access_key") or not settings.get("s3_secret_key"):
+        raise ValueError("the tracking server's S3 keys are empty (mlflow_s3_access_key, mlflow_s3_secret_key)")
+    s3_location(settings["s3_endpoint"])
+    secrets = [
+        _secret(
+            settings["s3_secret"],
+            settings["namespace"],
+            {
+                "AWS_ACCESS_KEY_ID": str(settings["s3_access_key"]),
+                "AWS_SECRET_ACCESS_KEY": str(settings["s3_secret_key"]),
+            },
+        )
+    ]
+    for team in sorted(teams, key=lambda t: t["namespace"]):
+        access, secret = team_s3_keys(team)
+        secrets.append(
+            _secret(
+                settings["client_secret"],
+                team["namespace"],
+                {
+                    "MLFLOW_TRACKING_URI": settings["tracking_uri"],
+                    "MLFLOW_S3_ENDPOINT_URL": settings["s3_endpoint"],
+                    "AWS_ACCESS_KEY_ID": str(access),
+                    "AWS_SECRET_ACCESS_KEY": str(secret),
+                },
+                {"baremetal.mlops/team": team["name"]},
+            )
+        )
+    return secrets

@@ -108,6 +108,9 @@ def test_applications_in_layer_order(tree):
         (31, "minio-operator"),
         (32, "minio-tenant"),
         (40, "gpu-operator"),
+        (60, "cloudnative-pg"),
+        (61, "mlflow"),
+        (65, "cloudnative-pg-objects"),
         (70, "argo-workflows"),
         (75, "argo-workflows-objects"),
         (80, "kube-prometheus-stack"),
@@ -131,10 +134,13 @@ def test_tree_holds_exactly_the_rendering_both_modes_read(tree):
     assert [plan["component"] for plan in rendered] == [
         "argo-workflows",
         "cilium",
+        "cloudnative-pg",
         "gpu-operator",
         "longhorn",
         "metallb",
         "minio",
+        "mlflow-credentials",  # sorted by file name: "-" before "."
+        "mlflow",
         "monitoring",
         "platform-tenancy",
     ]
@@ -229,6 +235,8 @@ def test_custom_resources_validate_against_their_crds(tree, manifests):
         "Tenant",
         "ClusterPolicy",
         "WorkflowTemplate",
+        "Cluster",
+        "ScheduledBackup",
     } <= kinds
     problems = [problem for obj in custom for problem in index.validate(obj)]
     assert problems == []
@@ -310,3 +318,36 @@ def test_a_value_the_chart_does_not_have_is_refused(render, tmp_path):
     assert result.returncode != 0
     output = " ".join(result.stdout.split())  # the YAML callback folds long messages
     assert "release metallb (metallb 0.16.1): speaker.tolerateMastr: the chart has no such value" in output
+
+
+def test_tracking_layer_mlflow_runs_on_the_cloudnative_pg_cluster(tree, manifests):
+    folder = tree[0]
+    cluster = yaml.safe_load((folder / "layers/tracking/cloudnative-pg/cluster-ml-platform-mlflow-db.yaml").read_text())
+    assert cluster["spec"]["storage"]["storageClass"] == "longhorn"
+    wrong = {**cluster, "spec": {**cluster["spec"], "backup": {"barmanObjectStor": {}}}}
+    assert crd_index().validate(wrong) == [
+        "Cluster/mlflow-db.spec.backup.barmanObjectStor: unknown field (the schema does not declare it)"
+    ]
+    documents = {(doc["kind"], doc["metadata"]["name"]): doc for doc in manifests["mlflow"]}
+    pod = documents[("Deployment", "mlflow")]["spec"]["template"]["spec"]
+    server = next(c for c in pod["containers"] if c["name"] == "mlflow")
+    assert server["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "--default-artifact-root=s3://mlflow-artifacts/" in server["args"]
+    env = {e["name"]: e for e in server["env"]}
+    services = yaml.safe_load((ROOT / "inventories/example/group_vars/all/cluster_services.yml").read_text())
+    assert env["MLFLOW_S3_ENDPOINT_URL"]["value"] == services["platform_s3_endpoint"]
+    assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": cluster["spec"]["bootstrap"]["initdb"]["secret"]["name"],
+        "key": "password",
+    }
+    config = documents[("ConfigMap", "mlflow-env-configmap")]["data"]
+    assert config["PGHOST"] == f"{cluster['metadata']['name']}-rw.{cluster['metadata']['namespace']}.svc"
+    # the only writable place is the emptyDir on /tmp
+    assert [v for v in pod["volumes"] if "emptyDir" in v] == [{"name": "tmp", "emptyDir": {}}]
+    # the ClusterIP Service is the one the inventory's tracking URI names
+    host, port = services["platform_mlflow_tracking_uri"].split("//")[1].split(":")
+    service = documents[("Service", "mlflow")]
+    assert service["spec"]["type"] == "ClusterIP"
+    assert host.split(".")[:2] == [service["metadata"]["name"], "ml-platform"]
+    assert [p["port"] for p in service["spec"]["ports"]] == [int(port)]
+    assert cluster["metadata"]["namespace"] == "ml-platform"
