@@ -102,6 +102,21 @@ def mlflow_secrets(teams, settings):
     return _call(objects.mlflow_secrets, teams, settings)
 
 
+def cert_manager_issuers(settings):
+    """The serving edge's issuers: the internal CA (bootstrap, CA Certificate, CA issuer), ACME when public."""
+    return _call(objects.cert_manager_issuers, settings)
+
+
+def cert_manager_edge_issuer(settings):
+    """The ClusterIssuer the edge's certificates name."""
+    return _call(objects.cert_manager_edge_issuer, settings)
+
+
+def webhook_policy_patches(configurations, policy):
+    """JSON patches giving every webhook of these webhook configurations the failure policy `policy`."""
+    return _call(objects.webhook_policy_patches, configurations, policy)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -122,4 +137,7 @@ class FilterModule:
             "cloudnative_pg_secrets": cloudnative_pg_secrets,
             "mlflow_server": mlflow_server,
             "mlflow_secrets": mlflow_secrets,
+            "cert_manager_issuers": cert_manager_issuers,
+            "cert_manager_edge_issuer": cert_manager_edge_issuer,
+            "webhook_policy_patches": webhook_policy_patches,
         }

@@ -9,6 +9,7 @@ them through the filters in plugins/filter/platform_objects.py.
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 import yaml
@@ -804,3 +805,152 @@ def mlflow_secrets(teams: list, settings: dict) -> list[dict]:
             )
         )
     return secrets
+
+
+# --- cert-manager ------------------------------------------------------------
+
+CERT_MANAGER_API = "cert-manager.io/v1"
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+# Go's time.ParseDuration units: what cert-manager accepts for duration and renewBefore.
+_GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+# Key sizes cert-manager accepts per algorithm (Ed25519 has one size and ignores the field).
+CA_KEY_SIZES = {"RSA": range(2048, 8193), "ECDSA": (256, 384, 521), "Ed25519": None}
+CA_KEY_SIZES_TEXT = {"RSA": "2048 to 8192", "ECDSA": "256, 384 or 521"}
+
+
+def go_duration_seconds(value: str, name: str) -> float:
+    """Seconds of a Go duration such as `87600h` or `1h30m`; ValueError naming `name` otherwise."""
+    text = str(value)
+    if not _GO_DURATION.match(text):
+        raise ValueError(f"{name}: {text!r} is not a duration cert-manager reads (Go syntax, e.g. 87600h or 720h)")
+    return sum(float(n) * _GO_UNITS[unit] for n, unit in re.findall(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)", text))
+
+
+def _acme_issuer(acme: dict, labels: dict) -> dict:
+    """The ACME ClusterIssuer: an account on `server`, HTTP-01 answered through an HTTPRoute on the edge Gateway."""
+    email = str(acme.get("email") or "")
+    if not email:
+        raise ValueError(
+            "platform_inference_public is true, so the edge's certificates come from ACME, but cert_manager_acme_email "
+            "is empty: ACME CAs (Let's Encrypt) register an account with an email for expiry and revocation notices"
+        )
+    if "@" not in email.strip("@"):
+        raise ValueError(f"cert_manager_acme_email: {email!r} is not an email address")
+    server = urlsplit(str(acme.get("server") or ""))
+    if server.scheme != "https" or not server.hostname:
+        raise ValueError(f"cert_manager_acme_server: {acme.get('server')!r} is not an https URL of an ACME directory")
+    if not acme.get("gateway_name") or not acme.get("gateway_namespace"):
+        raise ValueError(
+            "cert_manager_acme_gateway_name and cert_manager_acme_gateway_namespace must name the edge Gateway "
+            "that routes the HTTP-01 challenges"
+        )
+    parent = {
+        "group": GATEWAY_API_GROUP,
+        "kind": "Gateway",
+        "name": acme["gateway_name"],
+        "namespace": acme["gateway_namespace"],
+    }
+    if acme.get("gateway_listener"):
+        parent["sectionName"] = acme["gateway_listener"]
+    return {
+        "apiVersion": CERT_MANAGER_API,
+        "kind": "ClusterIssuer",
+        "metadata": _meta(acme["issuer"], labels=labels),
+        "spec": {
+            "acme": {
+                "server": acme["server"],
+                "email": email,
+                "privateKeySecretRef": {"name": acme["account_secret"]},
+                "solvers": [{"http01": {"gatewayHTTPRoute": {"parentRefs": [parent]}}}],
+            }
+        },
+    }
+
+
+def cert_manager_issuers(settings: dict) -> list[dict]:
+    """The issuers of the serving edge.
+
+    Always the internal CA: a self-signed bootstrap ClusterIssuer, the CA Certificate (isCA) it signs in
+    cert-manager's namespace (a ClusterIssuer reads its Secret there) and the CA ClusterIssuer backed by
+    that Secret. With `public` also an ACME ClusterIssuer whose HTTP-01 challenges are routed by the
+    edge Gateway.
+    """
+    labels = {"app.kubernetes.io/part-of": "serving-edge"}
+    ca = settings["ca"]
+    duration = go_duration_seconds(ca["duration"], "cert_manager_ca_duration")
+    renew = go_duration_seconds(ca["renew_before"], "cert_manager_ca_renew_before")
+    if renew >= duration:
+        raise ValueError(
+            f"cert_manager_ca_renew_before ({ca['renew_before']}) must be shorter than cert_manager_ca_duration "
+            f"({ca['duration']}), or the CA would be renewed forever"
+        )
+    algorithm, size = ca["key_algorithm"], int(ca["key_size"])
+    if algorithm not in CA_KEY_SIZES:
+        raise ValueError(f"cert_manager_ca_key_algorithm: {algorithm!r} is not one of {sorted(CA_KEY_SIZES)}")
+    if CA_KEY_SIZES[algorithm] and size not in CA_KEY_SIZES[algorithm]:
+        raise ValueError(f"cert_manager_ca_key_size: {size} does not fit {algorithm} ({CA_KEY_SIZES_TEXT[algorithm]})")
+    names = [settings["selfsigned_issuer"], ca["issuer"]] + ([settings["acme"]["issuer"]] if settings["public"] else [])
+    if len(set(names)) != len(names):
+        raise ValueError(f"the ClusterIssuer names must differ (got {names})")
+    objects = [
+        {
+            "apiVersion": CERT_MANAGER_API,
+            "kind": "ClusterIssuer",
+            "metadata": _meta(settings["selfsigned_issuer"], labels=labels),
+            "spec": {"selfSigned": {}},
+        },
+        {
+            "apiVersion": CERT_MANAGER_API,
+            "kind": "Certificate",
+            "metadata": _meta(ca["certificate"], settings["namespace"], labels),
+            "spec": {
+                "isCA": True,
+                "commonName": ca["common_name"],
+                "secretName": ca["secret"],
+                "duration": str(ca["duration"]),
+                "renewBefore": str(ca["renew_before"]),
+                "privateKey": {"algorithm": algorithm, "size": size},
+                "issuerRef": {
+                    "group": "cert-manager.io",
+                    "kind": "ClusterIssuer",
+                    "name": settings["selfsigned_issuer"],
+                },
+            },
+        },
+        {
+            "apiVersion": CERT_MANAGER_API,
+            "kind": "ClusterIssuer",
+            "metadata": _meta(ca["issuer"], labels=labels),
+            "spec": {"ca": {"secretName": ca["secret"]}},
+        },
+    ]
+    if settings["public"]:
+        objects.append(_acme_issuer(settings["acme"], labels))
+    return objects
+
+
+def cert_manager_edge_issuer(settings: dict) -> str:
+    """The ClusterIssuer the edge's certificates name: ACME for a public endpoint, else the internal CA."""
+    return settings["acme"]["issuer"] if settings["public"] else settings["ca"]["issuer"]
+
+
+def webhook_policy_patches(configurations: list, policy: str) -> list[dict]:
+    """JSON patches that set every webhook of these (Validating|Mutating)WebhookConfigurations to `policy`.
+
+    One `{name, patch}` per configuration that has a webhook with another failurePolicy; none when all agree.
+    """
+    if policy not in ("Fail", "Ignore"):
+        raise ValueError(f"failure policy {policy!r} is neither Fail nor Ignore")
+    patches = []
+    for configuration in configurations or []:
+        ops = [
+            {"op": "replace", "path": f"/webhooks/{index}/failurePolicy", "value": policy}
+            for index, webhook in enumerate(configuration.get("webhooks") or [])
+            if webhook.get("failurePolicy", "Fail") != policy
+        ]
+        if ops:
+            patches.append({"name": configuration["metadata"]["name"], "patch": ops})
+    return patches

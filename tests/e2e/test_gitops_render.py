@@ -108,6 +108,8 @@ def test_applications_in_layer_order(tree):
         (31, "minio-operator"),
         (32, "minio-tenant"),
         (40, "gpu-operator"),
+        (50, "cert-manager"),
+        (55, "cert-manager-objects"),
         (60, "cloudnative-pg"),
         (61, "mlflow"),
         (65, "cloudnative-pg-objects"),
@@ -133,6 +135,7 @@ def test_tree_holds_exactly_the_rendering_both_modes_read(tree):
     rendered = [json.loads(path.read_text()) for path in sorted(plans.glob("*.json"))]
     assert [plan["component"] for plan in rendered] == [
         "argo-workflows",
+        "cert-manager",
         "cilium",
         "cloudnative-pg",
         "gpu-operator",
@@ -235,6 +238,8 @@ def test_custom_resources_validate_against_their_crds(tree, manifests):
         "Tenant",
         "ClusterPolicy",
         "WorkflowTemplate",
+        "ClusterIssuer",
+        "Certificate",
         "Cluster",
         "ScheduledBackup",
     } <= kinds
