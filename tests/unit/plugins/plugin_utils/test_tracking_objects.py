@@ -90,7 +90,7 @@ def test_the_cluster_bootstraps_the_database_on_block_storage_and_backs_up_to_s3
 
 
 def test_a_backup_path_and_image_are_taken_as_given():
-    cluster, _ = po.cloudnative_pg_objects(pg(image="ghcr.io/cloudnative-pg/postgresql:17.6", backup={"path": "/dc1/"}))
+    cluster = po.cloudnative_pg_objects(pg(image="ghcr.io/cloudnative-pg/postgresql:17.6", backup={"path": "/dc1/"}))[0]
     assert cluster["spec"]["imageName"] == "ghcr.io/cloudnative-pg/postgresql:17.6"
     assert cluster["spec"]["backup"]["barmanObjectStore"]["destinationPath"] == "s3://postgres-backups/dc1"
 
