@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from lab import controllers, executor, toolchain
+from lab import controllers, egress, executor, toolchain
 from lab import nodes as lab_nodes
 from lab import processes as proc
 from lab.settings import Settings
@@ -130,6 +130,7 @@ def specs(s: Cluster) -> list[proc.Spec]:
     etcd_client, etcd_peer = listen("etcd_client"), listen("etcd_peer")
     cm, sched, kwok = listen("kube_controller_manager"), listen("kube_scheduler"), listen("kwok")
     etcd_url, peer_url = etcd_client.url(scheme="https"), etcd_peer.url(scheme="https")
+    egress_file = conf / "egress-selector.yaml"
 
     def etcd_tls():
         return proc.tls_context(
@@ -204,9 +205,14 @@ def specs(s: Cluster) -> list[proc.Spec]:
                 # a loopback address is not a valid Endpoints address; nothing in
                 # the lab routes to the `kubernetes` Service anyway
                 "--endpoint-reconciler-type=none",
+                # connections into the cluster network (Service-addressed webhooks) go through
+                # the lab's cluster egress (lab/egress.py)
+                f"--egress-selector-config-file={egress_file}",
             ],
             [s.api],
             lambda: (pki / "ca.crt").is_file() and proc.http_ok(f"{s.api_url}/readyz", api_tls()),
+            watch_files=(egress_file,),
+            private_files=lambda: {egress_file: egress.egress_config(egress.socket_path(s))},
         ),
         proc.Spec(
             "kube-controller-manager",
@@ -265,6 +271,8 @@ def specs(s: Cluster) -> list[proc.Spec]:
             watch_files=(STAGES,),  # kwok reads its stages at start only
         ),
     ]
+    # the API server's way to webhook stand-ins (and their CA bundles)
+    found.append(egress.spec(s))
     # the Argo executor's output reports for Workflow pods on kwok nodes (kwok completes them after it)
     found.append(executor.spec(s))
     if s.mirror_dir.is_dir():
@@ -466,7 +474,9 @@ def write_env(s: Cluster) -> None:
 def down(s: Cluster, log=print) -> list[str]:
     """Stop every cluster process the lab started (a mirror someone else serves stays)."""
     try:
-        return controllers.down(s, log) + s.manager.down(specs(s), log)
+        # the egress first: it starts webhook stand-ins on demand
+        stopped = s.manager.down([egress.spec(s)], log)
+        return stopped + controllers.down(s, log) + s.manager.down(specs(s), log)
     except proc.ProcessError as exc:
         raise LabError(f"lab-down: {exc}") from exc
 

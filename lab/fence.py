@@ -71,7 +71,7 @@ def unix_http_ok(path: Path, url_path: str = "/healthz", timeout: float = 2.0) -
 # --- relaying -----------------------------------------------------------------------------------
 
 
-def _pump(src: socket.socket, dst: socket.socket) -> None:
+def pump(src: socket.socket, dst: socket.socket) -> None:
     try:
         while data := src.recv(65536):
             dst.sendall(data)
@@ -89,9 +89,9 @@ def _relay(client: socket.socket, connect) -> None:
     except OSError:
         client.close()
         return
-    back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+    back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
     back.start()
-    _pump(client, upstream)
+    pump(client, upstream)
     back.join()
     client.close()
     upstream.close()

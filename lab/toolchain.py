@@ -22,6 +22,11 @@ Components and how they are built:
 - argo-workflows: the real Argo Workflows workflow-controller, plain
   `go install github.com/argoproj/argo-workflows/v4/cmd/workflow-controller@VERSION`;
   the lab runs it out of cluster for the chart's controller pod (lab/controllers.py).
+- kserve: the real KServe controller manager. Its go.mod pins a dozen
+  modules with `replace` directives, which `go install MODULE@VERSION`
+  refuses, so it is built with `go build ./cmd/manager` inside the
+  downloaded module (the main module there, replaces honoured), kept as
+  `kserve-manager`.
 - minio (the data services): plain `go install github.com/minio/minio@<pseudo-version>`,
   into `minio/<version>/bin/`.
 
@@ -95,6 +100,7 @@ def components(pins: dict) -> list[Component]:
         Component("helm", pins["helm"], ("helm",)),
         Component("metallb", pins["metallb"], ("metallb-controller",)),
         Component("argo-workflows", pins["argo_workflows"], ("workflow-controller",)),
+        Component("kserve", pins["kserve"], ("kserve-manager",)),
     ]
 
 
@@ -225,6 +231,17 @@ def build_argo_workflows(comp: Component, out: Path, work: Path, log) -> None:
     )
 
 
+def build_kserve(comp: Component, out: Path, work: Path, log) -> None:
+    info = module_info("github.com/kserve/kserve", comp.version, log=log)
+    # -mod=mod: the module's go.sum lacks some sums of its replaced versions; they come from the proxy
+    run(
+        ["go", "build", "-trimpath", "-ldflags", ldflags({}), "-o", str(out / "kserve-manager"), "./cmd/manager"],
+        cwd=Path(info["Dir"]),
+        env=go_env({"GOFLAGS": "-mod=mod -p=2"}),
+        log=log,
+    )
+
+
 BUILDERS = {
     "kubernetes": build_kubernetes,
     "etcd": build_etcd,
@@ -232,6 +249,7 @@ BUILDERS = {
     "helm": build_helm,
     "metallb": build_metallb,
     "argo-workflows": build_argo_workflows,
+    "kserve": build_kserve,
 }
 
 

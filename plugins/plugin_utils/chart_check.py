@@ -16,9 +16,10 @@ chart's ``configSecret.existingSecret``). They are listed in
 ``DOCUMENTED_IN_COMMENTS`` per chart, and accepted only while the chart's
 values.yaml still shows them as a commented-out key.
 
-CRDs (``chart_crds``) are read from the chart archive itself: ``crds/`` folders
-and templates holding a CustomResourceDefinition (their few template actions
-are blanked; only the schema is used).
+CRDs (``chart_crds``) are read from the chart archive itself: ``crds/`` folders,
+templates holding a CustomResourceDefinition (their few template actions
+are blanked; only the schema is used) and plain files a template renders
+(kserve-crd keeps one under ``files/``).
 """
 
 from __future__ import annotations
@@ -202,9 +203,24 @@ def chart_crds(path: str) -> list[dict]:
     """Every CustomResourceDefinition the chart archive (and its subcharts) carries."""
     crds = []
     for name, data in sorted(_members(path).items()):
-        if name.endswith((".yaml", ".yml")) and ("/crds/" in name or "/templates/" in name):
+        if not name.endswith((".yaml", ".yml")):
+            continue
+        if "/crds/" in name or "/templates/" in name:
             try:
                 crds.extend(_crd_documents(data.decode("utf-8")))
             except yaml.YAMLError as exc:
                 raise ChartError(f"{path}: {name} holds a CRD that does not parse: {exc}") from exc
-    return crds
+        elif "/files/" in name:
+            # a template may render a CRD kept as a plain file (kserve-crd: `.Files.Get`); other files are
+            # anything at all, so one that does not parse is no CRD
+            try:
+                crds.extend(_crd_documents(data.decode("utf-8")))
+            except (yaml.YAMLError, UnicodeDecodeError):
+                continue
+    seen, unique = set(), []
+    for crd in crds:  # a CRD both in files/ and rendered from a template counts once
+        key = (crd.get("metadata") or {}).get("name")
+        if key not in seen:
+            seen.add(key)
+            unique.append(crd)
+    return unique

@@ -112,3 +112,11 @@ def test_mirror_crds_include_metallbs_and_the_gpu_operators():
     assert {"IPAddressPool", "L2Advertisement", "BGPPeer", "BGPAdvertisement"} <= kinds
     kinds = {crd["spec"]["names"]["kind"] for crd in chart_check.chart_crds(mirror("gpu-operator-v26.7.0.tgz"))}
     assert "ClusterPolicy" in kinds
+
+
+def test_a_crd_a_template_renders_from_files_is_found_once():
+    crds = chart_check.chart_crds(mirror("kserve-crd-v0.20.0.tgz"))
+    names = [crd["metadata"]["name"] for crd in crds]
+    # its template for clusterstoragecontainers renders the same CRD from files/
+    assert names.count("clusterstoragecontainers.serving.kserve.io") == 1
+    assert {"inferenceservices.serving.kserve.io", "clusterservingruntimes.serving.kserve.io"} <= set(names)
