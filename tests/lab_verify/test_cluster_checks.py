@@ -1,14 +1,15 @@
-"""platform_verify's cluster checks against the lab's API server, its real workflow-controller and
-an InferenceService.
+"""platform_verify's cluster checks against the lab's API server and its real workflow-controller
+and KServe controller manager.
 
 Workflows are real: submitted from the orchestration layer's train-register WorkflowTemplate in a
 team namespace (generateName iris-train-register-, like `argo submit --from`), run by the real
 workflow-controller, which sets their phase and message; one fails on purpose (its pods carry the
-kwok exit-code label, lab/kwok-stages.yaml). The lab has no KServe controller yet, so the test
-still writes the InferenceService's status the way KServe would (its CRD has a status subresource).
-playbooks/verify.yml runs in cluster mode only, once on a Succeeded Workflow and a Ready
-InferenceService, once on a Failed Workflow and Ready False; and first, before the CRDs exist, to
-see both kinds reported as not served.
+kwok exit-code label, lab/kwok-stages.yaml). InferenceServices are real too: served through the
+kserve role's task file and made Ready by the real KServe controller; the unready one names a
+runtime KServe does not know, and KServe says so. playbooks/verify.yml runs in cluster mode only,
+once on a Succeeded Workflow and a Ready InferenceService, once on a Failed Workflow and an
+InferenceService KServe cannot serve; and first, before the CRDs exist, to see both kinds reported
+as not served.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ import os
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from lab_support import inventory_var, workflow_finished
+from lab_support import LAB_INVENTORY, ansible_env, inventory_var, workflow_finished
 
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVING_NS = "t-verify-serving"
+SERVE_PLAYBOOK = ROOT / "tests" / "lab_layers" / "playbooks" / "serve-model.yml"
 FAIL_LABEL = "lab.baremetal.mlops/exit-code"
 PREFIX, ISVC = "iris-train-register-", "iris-bare-metal"
 WORKFLOW_CHECK = f"Argo Workflow {PREFIX}* Succeeded"
@@ -39,14 +39,14 @@ def training_namespace() -> str:
     return inventory_var("platform_teams")[0]["namespace"]
 
 
+def serving_team() -> dict:
+    return inventory_var("platform_teams")[-1]
+
+
 ROW = re.compile(
     r"(?P<layer>storage|tracking|orchestration|serving|observability)\s+(?P<status>passed|failed|skipped)\s+"
     r"(?P<check>.+?)\s+\| (?P<detail>.*)"
 )
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def summary(output: str) -> dict[str, dict]:
@@ -84,7 +84,7 @@ def verify(lab, tmp_path: Path) -> subprocess.CompletedProcess:
                 "platform_verify_kubeconfig": str(lab.kubeconfig),
                 "platform_verify_workflow_namespace": training_namespace(),
                 "platform_verify_workflow_prefix": PREFIX,
-                "platform_verify_inferenceservice_namespace": SERVING_NS,
+                "platform_verify_inferenceservice_namespace": serving_team()["namespace"],
                 "platform_verify_inferenceservice_name": ISVC,
             }
         )
@@ -109,49 +109,69 @@ def verify(lab, tmp_path: Path) -> subprocess.CompletedProcess:
     )
 
 
-def isvc_status(ready: bool) -> dict:
-    stamp = now()
-    message = "" if ready else "Revision iris-bare-metal-predictor-00001 failed with message: container exited"
-
-    def condition(kind: str) -> dict:
-        found = {"type": kind, "status": "True" if ready else "False", "lastTransitionTime": stamp}
-        if not ready:
-            found.update(reason="RevisionFailed", message=message)
-        return found
-
-    return {
-        "status": {
-            "observedGeneration": 1,
-            "url": f"http://{ISVC}.{SERVING_NS}.example.com",
-            "conditions": [condition("IngressReady"), condition("PredictorReady"), condition("Ready")],
-        }
+def serve(lab, **model) -> None:
+    """The InferenceService ISVC from the kserve role's task file, waited on until KServe says Ready."""
+    team = serving_team()
+    settings = {
+        "kserve_isvc_team": team["name"],
+        "kserve_isvc_name": ISVC,
+        "kserve_isvc_model_name": ISVC,
+        "kserve_isvc_model_version": "1",
+        "kserve_isvc_storage_uri": f"s3://{team['buckets'][0]}/{ISVC}/1",
+        "kserve_isvc_resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
+        "kserve_isvc_wait_timeout": 120,
+        **{f"kserve_isvc_{k}": v for k, v in model.items()},
     }
+    result = subprocess.run(
+        ["ansible-playbook", str(SERVE_PLAYBOOK), "-i", str(LAB_INVENTORY), "-e", json.dumps(settings)],
+        cwd=ROOT, env=ansible_env(lab), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+
+
+def delete_isvc(lab) -> None:
+    namespace = serving_team()["namespace"]
+    lab.kubectl("delete", "inferenceservice", ISVC, "-n", namespace, "--ignore-not-found", "--wait=true")
 
 
 @pytest.fixture(scope="module")
-def inferenceservice(lab, verify_crds):
-    """The serving namespace and the InferenceService (its status written by set_ready)."""
-    try:
-        lab.kubectl("delete", "namespace", SERVING_NS, "--ignore-not-found", "--wait=true", "--timeout=120s")
-        lab.kubectl("create", "namespace", SERVING_NS)
-        isvc = {
-            "apiVersion": "serving.kserve.io/v1beta1",
-            "kind": "InferenceService",
-            "metadata": {"name": ISVC, "namespace": SERVING_NS},
-            "spec": {
-                "predictor": {
-                    "model": {
-                        "modelFormat": {"name": "mlflow"},
-                        "protocolVersion": "v2",
-                        "storageUri": "s3://mlflow-artifacts/1/models/m-0/artifacts",
-                    }
+def inferenceservice(lab, serving):
+    """ISVC served Ready by the real KServe controller; deleted at the end."""
+    delete_isvc(lab)
+    serve(lab)
+    yield ISVC
+    delete_isvc(lab)
+
+
+def unservable(lab) -> None:
+    """ISVC again, naming a runtime KServe does not know: KServe reports it cannot serve it."""
+    delete_isvc(lab)
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {
+            "name": ISVC,
+            "namespace": serving_team()["namespace"],
+            "annotations": {"serving.kserve.io/deploymentMode": "Standard"},
+        },
+        "spec": {
+            "predictor": {
+                "model": {
+                    "modelFormat": {"name": "mlflow"},
+                    "protocolVersion": "v2",
+                    "runtime": "no-such-runtime",
+                    "storageUri": f"s3://{serving_team()['buckets'][0]}/{ISVC}/1",
                 }
-            },
-        }
-        lab.kubectl("create", "-f", "-", stdin=json.dumps(isvc))
-        yield ISVC
-    finally:
-        lab.kubectl("delete", "namespace", SERVING_NS, "--ignore-not-found", "--wait=true", "--timeout=120s")
+            }
+        },
+    }
+    lab.kubectl("apply", "-f", "-", stdin=json.dumps(isvc))
+
+    def reported():
+        status = lab.get("inferenceservice", ISVC, "-n", serving_team()["namespace"]).get("status", {})
+        return status.get("modelStatus", {}).get("lastFailureInfo")
+
+    lab.wait_until(reported, "KServe's report on the unknown runtime", timeout=60)
 
 
 def run_workflow(lab, fail: bool = False) -> dict:
@@ -172,19 +192,11 @@ def run_workflow(lab, fail: bool = False) -> dict:
     return workflow_finished(lab, training_namespace(), name.strip())
 
 
-def set_ready(lab, ready: bool) -> None:
-    """Write the InferenceService's status the way KServe would, and read it back."""
-    isvc = ["inferenceservice.serving.kserve.io", ISVC, "-n", SERVING_NS]
-    lab.kubectl("patch", *isvc, "--subresource=status", "--type=merge", "-p", json.dumps(isvc_status(ready)))
-    conditions = {c["type"]: c["status"] for c in lab.get(*isvc)["status"]["conditions"]}
-    assert conditions["Ready"] == ("True" if ready else "False")
-
-
 def test_cluster_checks_say_which_kind_is_not_served(lab, tmp_path):
     """Before the CRDs exist (this test runs before the module's CRD fixture): both checks name the missing API."""
     # A lab that already serves the kinds (an earlier run, make lab) loses them
-    # here; the orchestration fixture (through Helm) and the CRD fixture put
-    # them back for the next tests.
+    # here; the orchestration and serving fixtures put them back through Helm
+    # for the next tests.
     for name in CRDS:
         lab.kubectl("delete", "crd", name, "--ignore-not-found", "--wait=true", "--timeout=120s")
     assert not [name for name in CRDS if lab.kubectl("get", "crd", name, "--ignore-not-found", "-o", "name").stdout]
@@ -202,7 +214,6 @@ def test_cluster_checks_pass_on_a_succeeded_workflow_and_a_ready_inferenceservic
 ):
     workflow = run_workflow(lab)
     assert workflow["status"]["phase"] == "Succeeded", workflow["status"]
-    set_ready(lab, ready=True)
     result = verify(lab, tmp_path)
     assert result.returncode == 0, result.stdout[-6000:]
     rows = summary(result.stdout)
@@ -219,7 +230,7 @@ def test_cluster_checks_blame_orchestration_and_serving_on_a_failed_workflow_and
 ):
     workflow = run_workflow(lab, fail=True)
     assert workflow["status"]["phase"] == "Failed", workflow["status"]
-    set_ready(lab, ready=False)
+    unservable(lab)
     result = verify(lab, tmp_path)
     assert result.returncode != 0, result.stdout[-6000:]
     assert "2 of 2 checks failed." in result.stdout, result.stdout[-6000:]
@@ -241,4 +252,7 @@ def test_cluster_checks_blame_orchestration_and_serving_on_a_failed_workflow_and
     assert "exit code 3" in expected
     assert rows[ISVC_CHECK]["layer"] == "serving", result.stdout[-6000:]
     assert rows[ISVC_CHECK]["status"] == "failed", result.stdout[-6000:]
-    assert rows[ISVC_CHECK]["detail"].startswith("Ready is False (RevisionFailed): Revision "), result.stdout[-6000:]
+    # in KServe's words: Ready stays Unknown, the model status says why
+    detail = rows[ISVC_CHECK]["detail"]
+    assert detail.startswith("Ready is Unknown"), result.stdout[-6000:]
+    assert "model InvalidSpec: RuntimeNotRecognized: " in detail, result.stdout[-6000:]
