@@ -19,7 +19,7 @@ import pytest
 from lab_support import LAB_INVENTORY, ROOT, Lab, ansible_env, labctl
 
 LAYERS = "networking,storage,gpu"
-CONVERGED = f"{LAYERS},serving,orchestration,observability"
+CONVERGED = f"{LAYERS},serving,tracking,orchestration,observability"
 
 
 @dataclass
