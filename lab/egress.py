@@ -41,14 +41,13 @@ import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from lab import controllers, fence
+from lab import processes as proc
 
 log = logging.getLogger("lab.egress")
 
-STALE_AFTER = 30.0  # seconds without an answer from the API server before health fails
 SCAN_SECONDS = 1.5  # how often webhook configurations are checked
 START_WAIT = 8.0  # how long a first call waits for the chart's pod (the API server gives a webhook 10 s)
 HEADER_LIMIT = 16384
@@ -98,7 +97,7 @@ def read_header(client: socket.socket) -> bytes:
     return header
 
 
-class Egress:
+class Egress(proc.ApiContact):
     """Resolves cluster addresses and keeps the webhook stand-ins' CA bundles and processes in place."""
 
     def __init__(self, cluster, kubeconfig: str):
@@ -110,14 +109,8 @@ class Egress:
         self.admission = client.AdmissionregistrationV1Api(api_client)
         self.services: dict[str, tuple[str, str]] = {}  # cluster IP -> (namespace, name)
         self.listed = 0.0
-        self.last_contact = 0.0
         self.lock = threading.Lock()
-
-    def touched(self) -> None:
-        self.last_contact = time.monotonic()
-
-    def healthy(self) -> bool:
-        return time.monotonic() - self.last_contact < STALE_AFTER
+        super().__init__()
 
     # --- the cluster network -----------------------------------------------------------------
 
@@ -227,37 +220,12 @@ def tunnel(egress: Egress, client: socket.socket) -> None:
 
 
 def serve(egress: Egress, path: Path) -> threading.Thread:
-    listener = fence.unix_listener(path)
-
-    def loop():
-        while True:
-            client, _ = listener.accept()
-            threading.Thread(target=tunnel, args=(egress, client), daemon=True).start()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    return thread
-
-
-def serve_health(egress: Egress, host: str, port: int) -> ThreadingHTTPServer:
-    class Health(BaseHTTPRequestHandler):
-        def do_GET(self):  # http.server calls it by this name
-            ok = self.path == "/healthz" and egress.healthy()
-            self.send_response(200 if ok else 503)
-            self.end_headers()
-            self.wfile.write(b"ok\n" if ok else b"no contact with the API server\n")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer((host, port), Health)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    """Answer the API server's CONNECT requests on the Unix socket path."""
+    return fence.accept_loop(fence.unix_listener(path), lambda client: tunnel(egress, client))
 
 
 def spec(cluster):
     """The lab process (lab/cluster.py starts it after the API server); restarted when the lab code changes."""
-    from lab import processes as proc
 
     health = cluster.settings.endpoint("cluster_egress")
     return proc.Spec(
@@ -273,7 +241,9 @@ def spec(cluster):
         [health],
         lambda: proc.http_ok(health.url("/healthz")),
         cwd=cluster.root,
-        watch_files=tuple(Path(controllers.__file__).resolve().parent / f for f in ("egress.py", "controllers.py")),
+        watch_files=tuple(
+            Path(controllers.__file__).resolve().parent / f for f in ("egress.py", "controllers.py", "processes.py")
+        ),
     )
 
 
@@ -292,8 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
     egress = Egress(lab_cluster.Cluster(lab_settings.load()), args.kubeconfig)
-    host, port = args.health.rsplit(":", 1)
-    serve_health(egress, host, int(port))
+    proc.serve_health(egress.healthy, args.health)
     serve(egress, args.socket)
     log.info("cluster egress on %s; health on http://%s/healthz", args.socket, args.health)
     egress.run()

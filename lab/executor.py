@@ -48,11 +48,10 @@ import json
 import logging
 import posixpath
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from lab import processes as proc
 from lab.nodes import KWOK_ANNOTATION, KWOK_MANAGED
 
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
@@ -81,7 +80,6 @@ LOCATION_KEYS = {
     "plugin": "key",
 }
 
-STALE_AFTER = 30.0  # seconds without a word from the API server: unhealthy
 WATCH_SECONDS = 10
 
 log = logging.getLogger("lab.executor")
@@ -214,7 +212,6 @@ def needs_report(pod: dict, kwok_nodes: set[str]) -> bool:
 
 def spec(cluster):
     """The lab process (lab/cluster.py starts it after kwok); restarted when this file changes."""
-    from lab import processes as proc
 
     health = cluster.settings.endpoint("argo_executor")
     return proc.Spec(
@@ -229,14 +226,14 @@ def spec(cluster):
         [health],
         lambda: proc.http_ok(health.url("/healthz")),
         cwd=cluster.root,
-        watch_files=(Path(__file__).resolve(),),
+        watch_files=(Path(__file__).resolve(), Path(proc.__file__).resolve()),
     )
 
 
 # --- talking to the API server -------------------------------------------------------------------
 
 
-class Reporter:
+class Reporter(proc.ApiContact):
     """Reports the outputs of Running Workflow pods on kwok nodes; remembers when the API last answered."""
 
     def __init__(self, kubeconfig: str):
@@ -245,13 +242,7 @@ class Reporter:
         api_client = config.new_client_from_config(config_file=kubeconfig)
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
-        self.last_contact = 0.0
-
-    def touched(self) -> None:
-        self.last_contact = time.monotonic()
-
-    def healthy(self) -> bool:
-        return time.monotonic() - self.last_contact < STALE_AFTER
+        super().__init__()
 
     def kwok_nodes(self) -> set[str]:
         nodes = self.core.list_node(_preload_content=False)
@@ -342,31 +333,14 @@ class Reporter:
                 time.sleep(1.0)
 
 
-def serve_health(reporter: Reporter, host: str, port: int) -> ThreadingHTTPServer:
-    class Health(BaseHTTPRequestHandler):
-        def do_GET(self):  # http.server calls it by this name
-            ok = self.path == "/healthz" and reporter.healthy()
-            self.send_response(200 if ok else 503)
-            self.end_headers()
-            self.wfile.write(b"ok\n" if ok else b"no contact with the API server\n")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer((host, port), Health)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.executor", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--health", required=True, help="HOST:PORT of the health endpoint (loopback)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
-    host, port = args.health.rsplit(":", 1)
     reporter = Reporter(args.kubeconfig)
-    serve_health(reporter, host, int(port))
+    proc.serve_health(reporter.healthy, args.health)
     log.info("reporting Workflow pod outputs; health on http://%s/healthz", args.health)
     reporter.run()
     return 0

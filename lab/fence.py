@@ -97,17 +97,22 @@ def _relay(client: socket.socket, connect) -> None:
     upstream.close()
 
 
-def serve(listener: socket.socket, connect) -> threading.Thread:
-    """Accept on listener forever; relay each connection to a fresh connect()."""
+def accept_loop(listener: socket.socket, handle) -> threading.Thread:
+    """Accept on listener forever; handle(client) each connection in a thread of its own."""
 
     def loop():
         while True:
             client, _ = listener.accept()
-            threading.Thread(target=_relay, args=(client, connect), daemon=True).start()
+            threading.Thread(target=handle, args=(client,), daemon=True).start()
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
     return thread
+
+
+def serve(listener: socket.socket, connect) -> threading.Thread:
+    """Accept on listener forever; relay each connection to a fresh connect()."""
+    return accept_loop(listener, lambda client: _relay(client, connect))
 
 
 def unix_listener(path: Path) -> socket.socket:

@@ -26,10 +26,12 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from lab.settings import Endpoint
@@ -499,3 +501,39 @@ class Manager:
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+# --- the health endpoint of the lab's own watchers (executor stand-in, cluster egress) ----------
+
+
+class ApiContact:
+    """When a lab process last heard from the API server; it is healthy while that is recent."""
+
+    def __init__(self, stale_after: float = 30.0):
+        self.stale_after = stale_after
+        self.last_contact = 0.0
+
+    def touched(self) -> None:
+        self.last_contact = time.monotonic()
+
+    def healthy(self) -> bool:
+        return time.monotonic() - self.last_contact < self.stale_after
+
+
+def serve_health(healthy: Callable[[], bool], address: str) -> ThreadingHTTPServer:
+    """GET /healthz on address (HOST:PORT, loopback): 200 while healthy(), else 503."""
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self):  # http.server calls it by this name
+            ok = self.path == "/healthz" and healthy()
+            self.send_response(200 if ok else 503)
+            self.end_headers()
+            self.wfile.write(b"ok\n" if ok else b"no contact with the API server\n")
+
+        def log_message(self, *args):
+            pass
+
+    host, port = address.rsplit(":", 1)
+    server = ThreadingHTTPServer((host, int(port)), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -491,6 +491,35 @@ def argo_workflows_secrets(teams: list, settings: dict) -> list[dict]:
     ]
 
 
+def team_gpu_placement(team: dict, classes: dict, custom: dict, taint: dict | None) -> dict | None:
+    """Where a team's GPU workload goes: its first GPU resource (a whole GPU or its MIG slice), required
+    affinity on its own products (the tenancy layer's admission policy refuses any other placement) and
+    the toleration of the GPU nodes' taint. None for a team without GPU classes."""
+    gpu_resources = team_gpu_resources(team, classes, custom)
+    if not gpu_resources:
+        return None
+    placement = {
+        "resource": gpu_resources[0],
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": GPU_PRODUCT_LABEL, "operator": "In", "values": team_products(team, classes)}
+                            ]
+                        }
+                    ]
+                }
+            }
+        },
+    }
+    tolerations = taint_tolerations(taint)
+    if tolerations:
+        placement["tolerations"] = tolerations
+    return placement
+
+
 def _train_template(team: dict, classes: dict, custom: dict, taint: dict | None, settings: dict) -> dict:
     """The train step: the only one with a GPU, pinned to the team's GPU products, retried."""
     resources = {"requests": dict(settings["train_resources"]), "limits": {}}
@@ -508,28 +537,11 @@ def _train_template(team: dict, classes: dict, custom: dict, taint: dict | None,
         },
         "outputs": {"artifacts": [{"name": "model", "path": "/tmp/model"}]},
     }
-    gpu_resources = team_gpu_resources(team, classes, custom)
-    if gpu_resources:
-        # The team's first GPU resource (a whole GPU or its MIG slice), on its own products only:
-        # the tenancy layer's admission policy refuses any other placement.
-        resources["requests"][gpu_resources[0]] = "1"
-        resources["limits"][gpu_resources[0]] = "1"
-        template["affinity"] = {
-            "nodeAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {"key": GPU_PRODUCT_LABEL, "operator": "In", "values": team_products(team, classes)}
-                            ]
-                        }
-                    ]
-                }
-            }
-        }
-        tolerations = taint_tolerations(taint)
-        if tolerations:
-            template["tolerations"] = tolerations
+    placement = team_gpu_placement(team, classes, custom, taint)
+    if placement:
+        resources["requests"][placement["resource"]] = "1"
+        resources["limits"][placement["resource"]] = "1"
+        template.update({k: v for k, v in placement.items() if k in ("affinity", "tolerations")})
     return template
 
 

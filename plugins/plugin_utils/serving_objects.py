@@ -8,11 +8,8 @@ import re
 from urllib.parse import urlsplit
 
 from ansible_collections.baremetal.mlops.plugins.plugin_utils.platform_objects import (
-    GPU_PRODUCT_LABEL,
     MANAGED_BY,
-    taint_tolerations,
-    team_gpu_resources,
-    team_products,
+    team_gpu_placement,
 )
 
 ISVC_API = "serving.kserve.io/v1beta1"
@@ -142,29 +139,14 @@ def inference_service(model: dict, team: dict, classes: dict, custom: dict, tain
         predictor["maxReplicas"] = int(model["max_replicas"])
     resources = {k: dict(v) for k, v in (model.get("resources") or {}).items() if v}
     if model.get("gpu"):
-        gpu_resources = team_gpu_resources(team, classes, custom)
-        if not gpu_resources:
+        placement = team_gpu_placement(team, classes, custom, taint)
+        if not placement:
             raise ValueError(
                 f"model {name} needs a GPU, but team {team['name']} has no GPU class (platform_teams[].gpu_classes)"
             )
-        resources.setdefault("requests", {})[gpu_resources[0]] = "1"
-        resources.setdefault("limits", {})[gpu_resources[0]] = "1"
-        predictor["affinity"] = {
-            "nodeAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {"key": GPU_PRODUCT_LABEL, "operator": "In", "values": team_products(team, classes)}
-                            ]
-                        }
-                    ]
-                }
-            }
-        }
-        tolerations = taint_tolerations(taint)
-        if tolerations:
-            predictor["tolerations"] = tolerations
+        resources.setdefault("requests", {})[placement["resource"]] = "1"
+        resources.setdefault("limits", {})[placement["resource"]] = "1"
+        predictor.update({k: v for k, v in placement.items() if k in ("affinity", "tolerations")})
     if resources:
         predictor["model"]["resources"] = resources
     spec = {"predictor": predictor}

@@ -184,5 +184,5 @@ def test_egress_spec_restarts_when_the_lab_code_changes():
     )
     found = egress.spec(cluster)
     assert found.name == "cluster-egress"
-    assert {p.name for p in found.watch_files} == {"egress.py", "controllers.py"}
+    assert {p.name for p in found.watch_files} == {"egress.py", "controllers.py", "processes.py"}
     assert "--socket=/tmp/run/cluster-egress.sock" in found.argv
