@@ -474,9 +474,10 @@ def write_env(s: Cluster) -> None:
 def down(s: Cluster, log=print) -> list[str]:
     """Stop every cluster process the lab started (a mirror someone else serves stays)."""
     try:
-        # the egress first: it starts webhook stand-ins on demand
-        stopped = s.manager.down([egress.spec(s)], log)
-        return stopped + controllers.down(s, log) + s.manager.down(specs(s), log)
+        # the egress first (it starts webhook stand-ins on demand), then the stand-ins: a stand-in the
+        # egress started may hold the egress's address until it is gone, so addresses are checked after
+        first = [f"cluster-egress {s.manager.stop(egress.spec(s).name)}"]
+        return first + controllers.down(s, log) + s.manager.down(specs(s), log)
     except proc.ProcessError as exc:
         raise LabError(f"lab-down: {exc}") from exc
 
