@@ -37,7 +37,6 @@ layer's playbook installs a chart. `cluster down` stops them first.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import fcntl
@@ -259,8 +258,8 @@ def ensure_one(cluster, stand_in: StandIn, log=print, pod: dict | None = None) -
             cluster.manager.stop(stand_in.name)
         changes = []
         if stand_in.webhook:
+            # its serving certificate; the cluster egress puts the CA into the webhook configurations
             webhook_certificate(cluster, stand_in)
-            changes += inject_ca_bundle(cluster, stand_in, log)
         if cluster.manager.ensure(spec(cluster, stand_in, pod), log):
             changes.append(f"started {stand_in.name} for pod {pod['metadata']['name']}")
         return changes
@@ -275,8 +274,6 @@ def up(cluster, log=print) -> list[str]:
 
 
 # --- webhooks: the serving certificate and the CA bundle (cert-manager's part in a cluster) --------
-
-WEBHOOK_KINDS = ("mutatingwebhookconfigurations", "validatingwebhookconfigurations")
 
 
 def webhook_dir(cluster, stand_in: StandIn) -> Path:
@@ -336,34 +333,19 @@ def webhook_certificate(cluster, stand_in: StandIn) -> bytes:
     return ca_file.read_bytes()
 
 
+def calls_service(hook: dict, webhook: Webhook) -> bool:
+    """Whether one webhook of a configuration calls the stand-in's Service."""
+    service = (hook.get("clientConfig") or {}).get("service") or {}
+    return (service.get("namespace"), service.get("name")) == (webhook.namespace, webhook.service)
+
+
 def ca_bundle_patches(configuration: dict, webhook: Webhook, bundle: str) -> list[dict]:
     """JSON patch operations that give each webhook calling webhook's Service the CA bundle (base64 PEM)."""
-    ops = []
-    for index, hook in enumerate(configuration.get("webhooks") or []):
-        service = (hook.get("clientConfig") or {}).get("service") or {}
-        if (service.get("namespace"), service.get("name")) != (webhook.namespace, webhook.service):
-            continue
-        if hook["clientConfig"].get("caBundle") != bundle:
-            ops.append({"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": bundle})
-    return ops
-
-
-def inject_ca_bundle(cluster, stand_in: StandIn, log=print) -> list[str]:
-    """Put the lab CA into the webhook configurations that call the stand-in's Service."""
-    from lab.cluster import kubectl
-
-    bundle = base64.b64encode(webhook_certificate(cluster, stand_in)).decode()
-    changes = []
-    for kind in WEBHOOK_KINDS:
-        for configuration in json.loads(kubectl(cluster, "get", kind, "-o", "json"))["items"]:
-            ops = ca_bundle_patches(configuration, stand_in.webhook, bundle)
-            if ops:
-                name = configuration["metadata"]["name"]
-                kubectl(cluster, "patch", kind, name, "--type=json", f"--patch={json.dumps(ops)}")
-                changes.append(f"CA bundle of {stand_in.name}'s webhooks in {kind}/{name}")
-    if changes:
-        log(f"lab: {stand_in.name}: injected the webhook CA bundle ({len(changes)} configurations)")
-    return changes
+    return [
+        {"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": bundle}
+        for index, hook in enumerate(configuration.get("webhooks") or [])
+        if calls_service(hook, webhook) and hook["clientConfig"].get("caBundle") != bundle
+    ]
 
 
 def webhook_stand_in(namespace: str, service: str) -> StandIn | None:

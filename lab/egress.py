@@ -171,11 +171,9 @@ class Egress(proc.ApiContact):
                 strict=True,
             ):
                 for configuration in items:
+                    hooks = configuration.get("webhooks") or []
+                    calls_it = calls_it or any(controllers.calls_service(h, stand_in.webhook) for h in hooks)
                     ops = controllers.ca_bundle_patches(configuration, stand_in.webhook, bundle)
-                    calls_it = calls_it or any(
-                        (h.get("clientConfig") or {}).get("service", {}).get("name") == stand_in.webhook.service
-                        for h in configuration.get("webhooks") or []
-                    )
                     if ops:
                         patch(configuration["metadata"]["name"], ops)
                         log.info("%s: CA bundle put into %s", stand_in.name, configuration["metadata"]["name"])
