@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.baremetal.mlops.plugins.plugin_utils import chart_check, images, release_render
+from ansible_collections.baremetal.mlops.plugins.plugin_utils import chart_check, images, release_record, release_render
 
 
 def release_plan(inputs: dict) -> dict:
@@ -46,6 +47,15 @@ def release_images(manifests: str, chart_path: str, values: dict | None = None) 
     return images.release_images(images.parse_manifests(str(manifests)), merged)
 
 
+def missing_chart_archives(releases: list, chart_folder: str) -> list:
+    """The releases whose chart archive (`<folder>/<chart>-<version>.tgz`) is not a file on the controller."""
+    return [
+        release
+        for release in releases or []
+        if not os.path.isfile(os.path.join(str(chart_folder), f"{release['chart']}-{release['version']}.tgz"))
+    ]
+
+
 def chart_value_problems(values: dict, chart_path: str) -> list:
     """Keys of `values` the chart does not have (empty when the values fit the chart)."""
     try:
@@ -72,12 +82,48 @@ def missing_crds(objects: list, crds: list) -> list:
     return release_render.missing_crds(release_render.plain(objects), release_render.plain(crds))
 
 
-def helm_release_status(helm_list_json: str) -> dict:
-    """`helm list --output json` -> {"namespace/name": status}."""
+def helm_releases(helm_list_json: str) -> dict:
+    """`helm list --all --output json` -> {"namespace/name": {status, revision, chart}}."""
     try:
-        return {f"{r['namespace']}/{r['name']}": r["status"] for r in json.loads(helm_list_json or "[]") or []}
-    except (ValueError, KeyError, TypeError) as exc:
-        raise AnsibleFilterError(f"helm_release_status: not the output of helm list --output json: {exc}") from exc
+        return release_record.helm_releases(json.loads(helm_list_json or "[]") or [])
+    except (ValueError, release_record.RecordError) as exc:
+        raise AnsibleFilterError(f"helm_releases: not the output of helm list --output json: {exc}") from exc
+
+
+def pending_releases(plan: dict, releases_now: dict, record: dict) -> list:
+    """The plan's releases Helm must see this run: new, not deployed, changed since the recorded
+    delivery, or changed outside it (plugin_utils/release_record.py)."""
+    return release_record.pending(
+        release_render.plain(plan["releases"]), release_render.plain(releases_now), release_render.plain(record)
+    )
+
+
+def delivery_record(configmaps: list) -> dict:
+    """The delivery record ConfigMaps (k8s_info resources) -> {"namespace/name": {digest, revision}}."""
+    return release_record.read(release_render.plain(configmaps))
+
+
+def delivery_record_configmap(plan: dict, helm_results: list, releases_now: dict, record: dict, namespace: str) -> dict:
+    """The component's record ConfigMap after its Helm step (helm_results: the registered loop results)."""
+    entries = release_record.delivered(
+        release_render.plain(plan["releases"]),
+        release_render.plain(helm_results),
+        release_render.plain(releases_now),
+        release_render.plain(record),
+    )
+    return release_record.configmap(plan["component"], str(namespace), entries)
+
+
+def delivery_state_after(plan: dict, releases_now: dict, record: dict, configmap: dict) -> dict:
+    """{releases_now, record}: the run's view of Helm and the record once this component is delivered."""
+    entries = release_record.read([release_render.plain(configmap)])
+    now, kept = release_record.after_step(
+        release_render.plain(releases_now),
+        release_render.plain(record),
+        release_render.plain(plan["releases"]),
+        entries,
+    )
+    return {"releases_now": now, "record": kept}
 
 
 def established_crds(crds: list) -> list:
@@ -100,9 +146,14 @@ class FilterModule:
             "gitops_files": gitops_files,
             "release_images": release_images,
             "chart_value_problems": chart_value_problems,
+            "missing_chart_archives": missing_chart_archives,
             "image_list": image_list,
             "missing_crds": missing_crds,
             "node_label_patches": node_label_patches,
-            "helm_release_status": helm_release_status,
+            "helm_releases": helm_releases,
+            "pending_releases": pending_releases,
+            "delivery_record": delivery_record,
+            "delivery_record_configmap": delivery_record_configmap,
+            "delivery_state_after": delivery_state_after,
             "established_crds": established_crds,
         }

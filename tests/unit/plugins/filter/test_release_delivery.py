@@ -5,27 +5,45 @@ import json
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.baremetal.mlops.plugins.filter.release_delivery import helm_release_status
+from ansible_collections.baremetal.mlops.plugins.filter.release_delivery import helm_releases
 
 
-def test_helm_release_status_keys_each_release_by_namespace_and_name():
+def test_helm_releases_keys_each_release_by_namespace_and_name():
     listing = [
-        {"name": "metallb", "namespace": "metallb-system", "revision": "3", "status": "deployed"},
-        {"name": "longhorn", "namespace": "longhorn-system", "revision": "2", "status": "failed"},
-        {"name": "metallb", "namespace": "other", "revision": "1", "status": "pending-upgrade"},
+        {
+            "name": "metallb",
+            "namespace": "metallb-system",
+            "revision": "3",
+            "status": "deployed",
+            "chart": "metallb-0.16.1",
+        },
+        {
+            "name": "longhorn",
+            "namespace": "longhorn-system",
+            "revision": "2",
+            "status": "failed",
+            "chart": "longhorn-1.12.1",
+        },
+        {
+            "name": "metallb",
+            "namespace": "other",
+            "revision": "1",
+            "status": "pending-upgrade",
+            "chart": "metallb-0.16.1",
+        },
     ]
-    assert helm_release_status(json.dumps(listing)) == {
-        "metallb-system/metallb": "deployed",
-        "longhorn-system/longhorn": "failed",
-        "other/metallb": "pending-upgrade",
+    assert helm_releases(json.dumps(listing)) == {
+        "metallb-system/metallb": {"status": "deployed", "revision": 3, "chart": "metallb-0.16.1"},
+        "longhorn-system/longhorn": {"status": "failed", "revision": 2, "chart": "longhorn-1.12.1"},
+        "other/metallb": {"status": "pending-upgrade", "revision": 1, "chart": "metallb-0.16.1"},
     }
 
 
-def test_helm_release_status_of_an_empty_cluster_is_empty():
-    assert helm_release_status("[]") == {}
-    assert helm_release_status("") == {}
+def test_helm_releases_of_an_empty_cluster_is_empty():
+    assert helm_releases("[]") == {}
+    assert helm_releases("") == {}
 
 
-def test_helm_release_status_refuses_what_is_not_helm_list_output():
+def test_helm_releases_refuses_what_is_not_helm_list_output():
     with pytest.raises(AnsibleFilterError, match="helm list --output json"):
-        helm_release_status('[{"name": "x"}]')
+        helm_releases('[{"name": "x"}]')
