@@ -37,6 +37,33 @@ def gitops_files(plan: dict, settings: dict) -> dict:
         raise AnsibleFilterError(f"gitops_files: {exc}") from exc
 
 
+def gitops_root_application(settings: dict) -> dict:
+    """The root Application (app of apps) that gitops delivery writes as root.yaml."""
+    try:
+        return release_render.root_application(release_render.plain(settings))
+    except release_render.RenderError as exc:
+        raise AnsibleFilterError(f"gitops_root_application: {exc}") from exc
+
+
+def gitops_serving_applications(teams: list, settings: dict) -> list:
+    """One Application per team, syncing the team's serving folder of the tree into its namespace."""
+    try:
+        return [
+            release_render.serving_application(team, release_render.plain(settings))
+            for team in release_render.plain(teams or [])
+        ]
+    except (KeyError, release_render.RenderError) as exc:
+        raise AnsibleFilterError(f"gitops_serving_applications: {exc}") from exc
+
+
+def gitops_serving_file(obj: dict, team: str) -> dict:
+    """{path: content} of an object (an InferenceService) in the team's serving folder of the tree."""
+    try:
+        return release_render.serving_file(release_render.plain(obj), str(team))
+    except (KeyError, release_render.RenderError) as exc:
+        raise AnsibleFilterError(f"gitops_serving_file: {exc}") from exc
+
+
 def release_images(manifests: str, chart_path: str, values: dict | None = None) -> list:
     """Images one release runs, from its `helm template` output and the chart's values."""
     try:
@@ -144,6 +171,9 @@ class FilterModule:
         return {
             "release_plan": release_plan,
             "gitops_files": gitops_files,
+            "gitops_root_application": gitops_root_application,
+            "gitops_serving_applications": gitops_serving_applications,
+            "gitops_serving_file": gitops_serving_file,
             "release_images": release_images,
             "chart_value_problems": chart_value_problems,
             "missing_chart_archives": missing_chart_archives,

@@ -175,6 +175,12 @@ class MlflowClient:
             return None
         return version_view(data["model_version"])
 
+    def get_model_version_by_alias(self, name, alias):
+        data = self._get_or_none("/registered-models/alias", {"name": name, "alias": alias})
+        if data is None:
+            return None
+        return version_view(data["model_version"])
+
     def find_model_version(self, name, source, run_id=None):
         """The newest version of `name` created from `source` (and `run_id`), or None."""
         query = "name='%s'" % name.replace("'", "\\'")

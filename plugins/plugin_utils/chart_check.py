@@ -34,6 +34,13 @@ DOCUMENTED_IN_COMMENTS = {
     "tenant": ("tenant.configSecret.existingSecret",),
 }
 
+# Maps a chart copies as they are into a ConfigMap of the application, whose
+# keys are the application's settings, not the chart's (Argo CD's argocd-cm:
+# dex.config, resource.customizations.*). Any key is accepted below them.
+OPEN_MAPS = {
+    "argo-cd": (("configs", "cm"), ("configs", "params"), ("configs", "rbac")),
+}
+
 
 class ChartError(Exception):
     """The chart archive cannot be read."""
@@ -106,8 +113,20 @@ def commented_keys(path: str) -> dict:
 
 
 def checked_defaults(path: str) -> dict:
-    """What `value_problems` compares against: the defaults plus the keys documented in comments."""
-    return _merge_missing(chart_defaults(path), commented_keys(path))
+    """What `value_problems` compares against: the defaults plus the keys documented in comments,
+    with the chart's OPEN_MAPS emptied (any key accepted there)."""
+    defaults = _merge_missing(chart_defaults(path), commented_keys(path))
+    charts = _charts(_members(path))
+    meta = _load(charts[min(charts, key=len)].get("Chart.yaml", b"")) or {}
+    for keys in OPEN_MAPS.get(meta.get("name"), ()):
+        node = defaults
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node.get(key), dict) else None
+            if node is None:
+                break
+        if node is not None and isinstance(node.get(keys[-1]), dict):
+            node[keys[-1]] = {}
+    return defaults
 
 
 def _merge_missing(base: dict, extra: dict) -> dict:

@@ -276,8 +276,13 @@ GITOPS_DEFAULTS = {
     "argocd_namespace": "argocd",
     "project": "default",
     "root_name": "platform",
+    "root_prune": True,
+    "root_self_heal": True,
     "destination_server": "https://kubernetes.default.svc",
 }
+# Folder of the tree holding each team's served models: serving/<team>/, written by
+# playbooks/promote.yml and synced by the team's serving Application (argocd role).
+SERVING_FOLDER = "serving"
 
 
 def component_dirs(layer: str, component: str) -> list[str]:
@@ -338,7 +343,38 @@ def root_application(settings: dict | None) -> dict:
         {"app.kubernetes.io/part-of": "baremetal-mlops"},
     )
     del app["metadata"]["annotations"]
+    app["spec"]["syncPolicy"]["automated"] = {
+        "prune": bool(settings["root_prune"]),
+        "selfHeal": bool(settings["root_self_heal"]),
+    }
     return app
+
+
+def serving_dir(team: str) -> str:
+    """The folder of the tree holding the InferenceServices a team serves."""
+    return f"{SERVING_FOLDER}/{team}"
+
+
+def serving_application(team: dict, settings: dict | None) -> dict:
+    """The Application that syncs a team's serving folder into the team's namespace."""
+    settings = _settings(settings)
+    source = {
+        "repoURL": settings["repo_url"],
+        "targetRevision": settings["revision"],
+        "path": _repo_path(settings, serving_dir(team["name"])),
+        "directory": {"recurse": True},
+    }
+    labels = {"app.kubernetes.io/part-of": "baremetal-mlops", "baremetal.mlops/team": team["name"]}
+    app = _application(f"serving-{team['name']}", settings, 0, source, team["namespace"], labels)
+    del app["metadata"]["annotations"]
+    # The team's namespace comes from the tenancy layer; InferenceServices need KServe's CRD.
+    app["spec"]["syncPolicy"]["syncOptions"] = ["ServerSideApply=true", "SkipDryRunOnMissingResource=true"]
+    return app
+
+
+def serving_file(obj: dict, team: str) -> dict[str, str]:
+    """{path: content} of one object (an InferenceService) in the team's serving folder."""
+    return {f"{serving_dir(team)}/{object_file_name(obj)}": to_yaml(obj)}
 
 
 def release_application(release: dict, plan_: dict, settings: dict | None) -> dict:

@@ -118,7 +118,9 @@ def test_applications_in_layer_order(tree):
         (61, "mlflow"),
         (65, "cloudnative-pg-objects"),
         (70, "argo-workflows"),
+        (70, "argocd"),
         (75, "argo-workflows-objects"),
+        (75, "argocd-objects"),
         (80, "kube-prometheus-stack"),
         (85, "monitoring-objects"),
     ]
@@ -141,6 +143,7 @@ def test_tree_holds_exactly_the_rendering_both_modes_read(tree):
     rendered = [json.loads(path.read_text()) for path in sorted(plans.glob("*.json"))]
     assert [plan["component"] for plan in rendered] == [
         "argo-workflows",
+        "argocd",
         "cert-manager",
         "cilium",
         "cloudnative-pg",
@@ -171,6 +174,38 @@ def test_direct_delivery_reads_the_same_rendering():
     for raw in ("release_delivery_releases", "release_delivery_objects", "release_delivery_node_labels"):
         assert raw not in direct, f"direct.yml must read __release_delivery_plan, not {raw}"
     assert "__release_delivery_plan.releases" in direct and "__release_delivery_plan.objects" in direct
+
+
+def test_argocd_syncs_the_tree_and_each_teams_serving_folder(tree):
+    folder = tree[0]
+    apps = {app["metadata"]["name"]: app for app in applications(folder)}
+    gitops = yaml.safe_load((ROOT / "inventories/example/group_vars/all/gitops.yml").read_text())
+    teams = yaml.safe_load((ROOT / "inventories/example/group_vars/all/teams.yml").read_text())["platform_teams"]
+    # Argo CD runs from the chart in the namespace every Application lives in
+    chart = apps["argocd"]
+    assert chart["metadata"]["namespace"] == chart["spec"]["destination"]["namespace"] == "argocd"
+    values = chart["spec"]["source"]["helm"]["valuesObject"]
+    assert values["redis-ha"]["enabled"] is False and values["dex"]["enabled"] is False
+    assert values["server"]["service"]["type"] == "ClusterIP" and values["server"]["ingress"]["enabled"] is False
+    assert all(values[part]["resources"]["requests"] for part in ("controller", "repoServer", "server", "redis"))
+    assert "resource.customizations.health.argoproj.io_Application" in values["configs"]["cm"]
+    # one Application per team, synced from its serving folder into its namespace
+    objects = release_render.parse_gitops_tree(read_tree(folder))["objects"]
+    serving = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Application"}
+    assert sorted(serving) == sorted(f"serving-{team['name']}" for team in teams)
+    for team in teams:
+        source = serving[f"serving-{team['name']}"]["spec"]["source"]
+        assert source["path"] == f"serving/{team['name']}"
+        assert source["repoURL"] == gitops["platform_gitops_repo_url"]
+        assert source["targetRevision"] == gitops["platform_gitops_revision"]
+        assert serving[f"serving-{team['name']}"]["spec"]["destination"]["namespace"] == team["namespace"]
+    # the repository Secret is the site's to create: its name and keys only
+    listed = yaml.safe_load((folder / "site/orchestration/argocd/secrets.yaml").read_text())["secrets"]
+    assert listed == [
+        {"name": "platform-gitops-repository", "namespace": "argocd", "type": "Opaque", "keys": ["type", "url"]}
+    ]
+    # the root Application is root.yaml only (direct delivery applies the same object)
+    assert [o for o in objects if o["metadata"]["name"] == "platform"] == []
 
 
 def test_values_fit_their_charts(tree):

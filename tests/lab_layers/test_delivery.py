@@ -26,19 +26,19 @@ def release(lab, name: str, namespace: str) -> dict:
 
 def test_the_whole_main_job_runs_again_without_changes(layers):
     """`make lab`'s run of site.yml, untagged, after the layers converged: nothing changes, the
-    cluster layers run, the compute layer and the roles not built yet (Argo CD) say SKIPPED."""
+    cluster layers run, the compute layer says SKIPPED."""
     layers.controllers_up()  # the lab's own node sync must not undo what the roles set
     result = layers.play(tags="all")
     assert recap(result)["changed"] == 0
     assert "SKIPPED layer compute:" in result.stdout
-    for layer in ("networking", "storage", "gpu", "serving", "tracking", "observability"):
+    for layer in ("networking", "storage", "gpu", "serving", "tracking", "orchestration", "observability"):
         assert f"SKIPPED layer {layer}:" not in result.stdout
     # serving runs cert-manager and KServe; tracking runs CloudNativePG and MLflow
     for component in ("cert-manager", "kserve", "cloudnative-pg", "mlflow"):
         assert f"Install or upgrade the Helm releases of {component}]" in result.stdout
-    # orchestration runs argo_workflows; only Argo CD is still pending
-    assert "SKIPPED layer orchestration: the roles argocd are not part" in result.stdout
+    # orchestration runs argo_workflows and argocd
     assert "Deliver Argo Workflows (orchestration layer)" in result.stdout
+    assert "Deliver Argo CD (orchestration layer)" in result.stdout
     # observability runs the monitoring role: kube-prometheus-stack and the platform's objects
     assert "Deliver kube-prometheus-stack and the platform's rules" in result.stdout
 

@@ -49,8 +49,8 @@ def step_nodes(wf: dict, step: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def orchestration(layers):
-    """The layer as the session converged it (Argo CD still pending), the controller started for the chart's pod."""
-    assert "SKIPPED layer orchestration: the roles argocd are not part" in layers.first.stdout
+    """The layer as the session converged it, the controller started for the chart's pod."""
+    assert "Deliver Argo Workflows (orchestration layer)" in layers.first.stdout
     layers.controllers_up()
     return layers
 

@@ -278,6 +278,10 @@ class FakeRegistry:
             return None
         return self._version_view(name, str(version))
 
+    def get_model_version_by_alias(self, name, alias):
+        number = self.models.get(name, {}).get("aliases", {}).get(alias)
+        return self.get_model_version(name, number) if number else None
+
     def find_model_version(self, name, source, run_id=None):
         found = [
             n

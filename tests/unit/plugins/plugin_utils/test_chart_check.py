@@ -120,3 +120,16 @@ def test_a_crd_a_template_renders_from_files_is_found_once():
     # its template for clusterstoragecontainers renders the same CRD from files/
     assert names.count("clusterstoragecontainers.serving.kserve.io") == 1
     assert {"inferenceservices.serving.kserve.io", "clusterservingruntimes.serving.kserve.io"} <= set(names)
+
+
+def test_argo_cds_config_maps_take_any_key_and_the_rest_is_still_checked():
+    argocd = chart_check.checked_defaults(mirror("argo-cd-10.1.1.tgz"))
+    settings = {"configs": {"cm": {"dex.config": "connectors: []", "resource.customizations.health.x_Y": "..."}}}
+    assert chart_check.value_problems(settings, argocd) == []
+    assert chart_check.value_problems({"configs": {"cmm": {}}, "server": {"replicaz": 2}}, argocd) == [
+        "configs.cmm: the chart has no such value",
+        "server.replicaz: the chart has no such value",
+    ]
+    # the open maps are those of Argo CD only
+    metallb = chart_check.checked_defaults(mirror("metallb-0.16.1.tgz"))
+    assert chart_check.value_problems({"configs": {"cm": {}}}, metallb) == ["configs: the chart has no such value"]

@@ -192,6 +192,55 @@ def test_parse_gitops_tree_reads_the_files_back():
     assert [o["metadata"]["name"] for o in tree["objects"]] == ["a", "b"]
 
 
+@pytest.mark.parametrize(
+    ("overrides", "automated"),
+    [
+        ({}, {"prune": True, "selfHeal": True}),
+        ({"root_prune": False}, {"prune": False, "selfHeal": True}),
+        ({"root_prune": False, "root_self_heal": False}, {"prune": False, "selfHeal": False}),
+    ],
+)
+def test_root_application_sync_policy_is_configurable(overrides, automated):
+    root = rr.root_application({**SETTINGS, **overrides})
+    assert root["metadata"]["name"] == "platform"
+    assert "annotations" not in root["metadata"]
+    assert root["spec"]["syncPolicy"]["automated"] == automated
+    assert "CreateNamespace=true" in root["spec"]["syncPolicy"]["syncOptions"]
+    # gitops delivery writes the same object as root.yaml
+    files = rr.gitops_files(plan(), {**SETTINGS, **overrides})
+    assert yaml.safe_load(files["root.yaml"]) == rr.plain(root)
+
+
+def test_serving_application_syncs_the_teams_folder_into_its_namespace():
+    app = rr.serving_application({"name": "vision", "namespace": "team-vision"}, SETTINGS)
+    assert app["metadata"]["name"] == "serving-vision"
+    assert app["metadata"]["namespace"] == "argocd"
+    assert app["metadata"]["labels"]["baremetal.mlops/team"] == "vision"
+    assert app["spec"]["source"] == {
+        "repoURL": "https://git.example/p.git",
+        "targetRevision": "main",
+        "path": "clusters/dc1/serving/vision",
+        "directory": {"recurse": True},
+    }
+    assert app["spec"]["destination"]["namespace"] == "team-vision"
+    assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    assert "SkipDryRunOnMissingResource=true" in app["spec"]["syncPolicy"]["syncOptions"]
+    with pytest.raises(rr.RenderError, match="platform_gitops_repo_url"):
+        rr.serving_application({"name": "vision", "namespace": "team-vision"}, {"repo_url": ""})
+
+
+def test_serving_file_puts_an_object_in_the_teams_folder():
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "iris", "namespace": "team-vision"},
+        "spec": {"predictor": {}},
+    }
+    files = rr.serving_file(isvc, "vision")
+    assert list(files) == ["serving/vision/inferenceservice-team-vision-iris.yaml"]
+    assert yaml.safe_load(files["serving/vision/inferenceservice-team-vision-iris.yaml"]) == isvc
+
+
 def test_missing_crds_names_custom_resources_without_an_established_crd():
     crd = {
         "spec": {"group": "metallb.io", "names": {"kind": "IPAddressPool"}},
