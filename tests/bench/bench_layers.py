@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Layers 2-4 on the lab: first converge, no-op re-run, and 5 vs 200 simulated nodes; prints, asserts nothing.
 
-  bench_layers.py               uninstall the layers' releases, converge (timed), re-run (timed, changed count),
-                                then converge and re-run against 5 and 200 simulated nodes
+  bench_layers.py               reset the lab's cluster (a new, empty one: destroys what the lab held), converge
+                                (timed), re-run (timed, changed count), then converge and re-run against 5 and 200
+                                simulated nodes
   bench_layers.py --no-scale    skip the node-count comparison
 
 Targets from the cluster-layers issue: the no-op re-run reports 0 changed and
@@ -30,14 +31,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_INVENTORY = ROOT / "inventories" / "lab"
-RELEASES = [
-    ("gpu-operator", "gpu-operator"),
-    ("minio-tenant", "ml-storage"),
-    ("minio-operator", "minio-operator"),
-    ("longhorn", "longhorn-system"),
-    ("metallb", "metallb-system"),
-    ("cilium", "kube-system"),
-]
 
 
 def env(inventory: Path = LAB_INVENTORY) -> dict:
@@ -74,16 +67,6 @@ def lab(*args: str, inventory: Path = LAB_INVENTORY) -> None:
     subprocess.run([sys.executable, "-m", "lab", "cluster", *args], cwd=ROOT, env=env(inventory), check=True)
 
 
-def uninstall() -> None:
-    for name, namespace in RELEASES:
-        subprocess.run(
-            [str(ROOT / ".lab/bin/helm"), "uninstall", name, "-n", namespace, "--wait", "--ignore-not-found"],
-            env=env(),
-            check=False,
-            capture_output=True,
-        )
-
-
 def scaled_inventory(target: Path, nodes: int) -> Path:
     """inventories/lab with `nodes` worker and GPU hosts (storage nodes kept), under target."""
     shutil.copytree(LAB_INVENTORY, target, ignore=shutil.ignore_patterns(".artifacts"))
@@ -114,8 +97,11 @@ def main() -> int:
     parser.add_argument("--no-scale", action="store_true")
     args = parser.parse_args()
     figures = {}
+    # The first converge meets a new cluster: the lab's control plane reset
+    # (fresh etcd: no releases, CRDs, namespaces or objects), as on a site's
+    # first run. The lab's data services (the S3 side) keep their state.
+    lab("reset")
     lab("up")
-    uninstall()
     first, first_counts = converge()
     lab("up")  # the real controllers of the charts just installed
     rerun, rerun_counts = converge()
