@@ -33,9 +33,11 @@ def test_the_whole_main_job_runs_again_without_changes(layers):
     assert "SKIPPED layer compute:" in result.stdout
     for layer in ("networking", "storage", "gpu", "serving", "tracking", "orchestration", "observability"):
         assert f"SKIPPED layer {layer}:" not in result.stdout
-    # serving runs cert-manager and KServe; tracking runs CloudNativePG and MLflow
+    # serving runs cert-manager and KServe; tracking runs CloudNativePG and MLflow; their releases
+    # are converged, so the delivery record hands none of them to Helm again
     for component in ("cert-manager", "kserve", "cloudnative-pg", "mlflow"):
-        assert f"Install or upgrade the Helm releases of {component}]" in result.stdout
+        assert f"Choose the releases Helm must see, of {component}]" in result.stdout
+    assert "Install or upgrade the Helm releases of" not in result.stdout
     # orchestration runs argo_workflows and argocd
     assert "Deliver Argo Workflows (orchestration layer)" in result.stdout
     assert "Deliver Argo CD (orchestration layer)" in result.stdout
@@ -76,6 +78,35 @@ def test_a_release_that_does_not_become_ready_is_named_and_a_rerun_converges(lay
     assert "controller" not in (helm_json(lab, "get", "values", "metallb", "-n", "metallb-system") or {})
     assert recap(layers.play(tags="metallb"))["changed"] == 0
     layers.controllers_up()
+
+
+def test_a_release_changed_outside_the_collection_goes_through_helm_again(layers, chart_repository):
+    """The delivery record skips Helm only for a release at the revision its last delivery produced:
+    an upgrade made by hand moves the revision, so the next run compares through Helm and puts the
+    inventory's values back; the run after that hands nothing to Helm."""
+    lab = layers.lab
+    before = release(lab, "metallb", "metallb-system")
+    version = before["chart"].removeprefix("metallb-")
+    lab.helm(
+        "upgrade", "metallb", "metallb", "--repo", chart_repository("metallb"), "--version", version,
+        "-n", "metallb-system", "--reuse-values", "--set", "controller.logLevel=debug",
+    )  # fmt: skip
+    assert helm_json(lab, "get", "values", "metallb", "-n", "metallb-system")["controller"]["logLevel"] == "debug"
+    try:
+        put_back = layers.play(tags="metallb")
+        assert "Install or upgrade the Helm releases of metallb]" in put_back.stdout
+        assert recap(put_back)["changed"] >= 1
+        assert "controller" not in (helm_json(lab, "get", "values", "metallb", "-n", "metallb-system") or {})
+    finally:
+        layers.controllers_up()
+    again = layers.play(tags="metallb")
+    assert recap(again)["changed"] == 0
+    assert "Install or upgrade the Helm releases of metallb]" not in again.stdout
+    record = json.loads(
+        lab.kubectl("get", "configmap", "baremetal-mlops-delivery-metallb", "-n", "kube-system", "-o", "json").stdout
+    )
+    entry = json.loads(record["data"]["metallb-system.metallb"])
+    assert entry["revision"] == int(release(lab, "metallb", "metallb-system")["revision"])
 
 
 def test_longhorn_runs_only_on_the_storage_nodes(layers):
