@@ -251,6 +251,8 @@ def test_custom_resources_validate_against_their_crds(tree, manifests):
         "ScheduledBackup",
         "ClusterServingRuntime",
         "ClusterStorageContainer",
+        "ServiceMonitor",
+        "PodMonitor",
     } <= kinds
     problems = [problem for obj in custom for problem in index.validate(obj)]
     assert problems == []
