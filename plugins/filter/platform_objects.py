@@ -97,6 +97,11 @@ def mlflow_server(uri, name, namespace, port, extra_hosts=None):
     return _call(objects.mlflow_server, uri, name, namespace, port, extra_hosts or [])
 
 
+def pod_host_patterns(cidr, port):
+    """Host header patterns (fnmatch) for `<pod IP>:<port>` of any address in an IPv4 pod CIDR."""
+    return _call(objects.pod_host_patterns, cidr, port)
+
+
 def mlflow_secrets(teams, settings):
     """The server's S3 keys and each team namespace's MLflow client Secret."""
     return _call(objects.mlflow_secrets, teams, settings)
@@ -137,6 +142,7 @@ class FilterModule:
             "cloudnative_pg_secrets": cloudnative_pg_secrets,
             "mlflow_server": mlflow_server,
             "mlflow_secrets": mlflow_secrets,
+            "pod_host_patterns": pod_host_patterns,
             "cert_manager_issuers": cert_manager_issuers,
             "cert_manager_edge_issuer": cert_manager_edge_issuer,
             "webhook_policy_patches": webhook_policy_patches,

@@ -785,6 +785,36 @@ def mlflow_server(uri: str, name: str, namespace: str, port: int, extra_hosts: l
     }
 
 
+def pod_host_patterns(cidr: str, port: int) -> list[str]:
+    """Patterns in MLflow's allowed-hosts syntax for the Host header `<pod IP>:<port>` of any address
+    in an IPv4 pod CIDR: what Prometheus sends when it scrapes a pod by its address.
+
+    MLflow matches a pattern with fnmatch only when it holds a `*` (anything else must be equal), so
+    the octets the prefix fixes are written out, a partly fixed octet is listed value by value and
+    the rest is `*`, with the port: narrower than MLflow's own default (`10.*` and the other private
+    ranges, any port)."""
+    try:
+        network = ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError as exc:
+        raise ValueError(f"pod CIDR {cidr!r} is not a network address: {exc}") from exc
+    if network.version != 4:
+        raise ValueError(f"pod CIDR {cidr} is not IPv4: pod address patterns are written for IPv4 only")
+    port = int(port)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} is outside 1-65535")
+    if network.prefixlen == 32:
+        return [f"{network.network_address}:{port}"]
+    if network.prefixlen < 8:
+        raise ValueError(f"pod CIDR {cidr} is wider than /8")
+    octets = str(network.network_address).split(".")
+    fixed, spare_bits = divmod(network.prefixlen, 8)
+    if not spare_bits:
+        return [".".join(octets[:fixed]) + f".*:{port}"]
+    first = int(octets[fixed])
+    rest = ".*" if fixed < 3 else ""
+    return [".".join([*octets[:fixed], str(first + step)]) + f"{rest}:{port}" for step in range(2 ** (8 - spare_bits))]
+
+
 def mlflow_secrets(teams: list, settings: dict) -> list[dict]:
     """The server's own S3 keys in its namespace, and per team namespace the client Secret its
     Workflows read (tracking URI, S3 endpoint, the team's own S3 keys, never another team's)."""

@@ -286,6 +286,8 @@ def test_custom_resources_validate_against_their_crds(tree, manifests):
         "ScheduledBackup",
         "ClusterServingRuntime",
         "ClusterStorageContainer",
+        "ServiceMonitor",
+        "PodMonitor",
     } <= kinds
     problems = [problem for obj in custom for problem in index.validate(obj)]
     assert problems == []
@@ -392,8 +394,19 @@ def test_tracking_layer_mlflow_runs_on_the_cloudnative_pg_cluster(tree, manifest
     }
     config = documents[("ConfigMap", "mlflow-env-configmap")]["data"]
     assert config["PGHOST"] == f"{cluster['metadata']['name']}-rw.{cluster['metadata']['namespace']}.svc"
-    # the only writable place is the emptyDir on /tmp
-    assert [v for v in pod["volumes"] if "emptyDir" in v] == [{"name": "tmp", "emptyDir": {}}]
+    # the only writable places are emptyDirs: the chart's on /tmp, and the one Prometheus exporter's
+    # per-process files go to (mlflow_metrics_enabled), where the exporter flag points
+    assert [v for v in pod["volumes"] if "emptyDir" in v] == [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "prometheus-metrics", "emptyDir": {}},
+    ]
+    mounts = {m["name"]: m["mountPath"] for m in server["volumeMounts"]}
+    assert f"--expose-prometheus={mounts['prometheus-metrics']}" in server["args"]
+    # Prometheus scrapes <pod IP>:5000, a Host MLflow accepts only for the inventory's pod network
+    platform = yaml.safe_load((ROOT / "inventories/example/group_vars/all/platform.yml").read_text())
+    assert platform["platform_pod_cidr"] == "10.244.0.0/16"
+    assert config["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")[-1] == "10.244.*:5000"
+    assert [p["containerPort"] for p in server["ports"]] == [5000]
     # the ClusterIP Service is the one the inventory's tracking URI names
     host, port = services["platform_mlflow_tracking_uri"].split("//")[1].split(":")
     service = documents[("Service", "mlflow")]

@@ -15,14 +15,19 @@ At the end the rules rendered with the role's defaults stay loaded.
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import tarfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
-from lab_support import wait_until
+from lab_support import ROOT, wait_until
 from monitoring_support import render
 
 import lab as lab_package
@@ -31,6 +36,7 @@ from lab.serving import ServingError
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 IMMEDIATE = {"monitoring_minio_disk_for": "0s"}
+MIRROR = Path(os.environ.get("LAB_CHART_MIRROR", ROOT.parent / "shared" / "mirror" / "charts"))
 
 
 def get(url: str) -> dict:
@@ -177,3 +183,47 @@ def test_the_inference_rules_read_real_mlserver_series(serving, lab_prometheus, 
     # the same requests against the default objective: the iris model answers far under 1.5 s
     names = lab_prometheus({"monitoring_inference_latency_for": "0s"})
     wait_for(alert_in_state(labserving, names, "InferenceLatencyAboveSLO", "inactive"), "the alert inactive at 1.5 s")
+
+
+def test_predictors_are_scraped_where_mlserver_serves_its_metrics(serving):
+    """The predictors' PodMonitor scrapes MLServer on the port of the role's monitoring_kserve_mlserver_metrics_port,
+    not on the port KServe's kserve-mlserver runtime annotates: that one is MLServer's REST port, which has no
+    /metrics (real MLServer here); the metrics port serves the rest_server series the inference alerts read, and
+    the pinned MLServer's own defaults are the runtime's REST port and the role's metrics port."""
+    serving.predict(2)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(serving.http.url("/metrics"), timeout=10)
+    assert refused.value.code == 404
+    with urllib.request.urlopen(serving.metrics.url("/metrics"), timeout=10) as response:
+        assert "\nrest_server_requests_total{" in response.read().decode()
+
+    script = (
+        "import json; from mlserver.settings import Settings as S; "
+        "print(json.dumps({k: S.model_fields[k].default for k in ('http_port', 'metrics_port', 'metrics_endpoint')}))"
+    )
+    result = subprocess.run([serving.mlserver_env.bin("python"), "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    role = yaml.safe_load((ROOT / "roles" / "monitoring" / "defaults" / "main.yml").read_text())
+    runtime = mlserver_runtime()
+    (container,) = runtime["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert json.loads(result.stdout) == {
+        "http_port": int(runtime["spec"]["annotations"]["prometheus.kserve.io/port"]),
+        "metrics_port": role["monitoring_kserve_mlserver_metrics_port"],
+        "metrics_endpoint": "/metrics",
+    }
+    assert env["MLSERVER_HTTP_PORT"] == runtime["spec"]["annotations"]["prometheus.kserve.io/port"]
+    assert "MLSERVER_METRICS_PORT" not in env
+    assert re.fullmatch(role["monitoring_kserve_mlserver_image_regex"], container["image"])
+
+
+def mlserver_runtime() -> dict:
+    """The kserve-mlserver ClusterServingRuntime as the pinned kserve-runtime-configs chart ships it."""
+    versions = yaml.safe_load((ROOT / "versions.yml").read_text())
+    release = versions["platform_releases"][versions["platform_release_default"]]
+    chart = MIRROR / f"kserve-runtime-configs-{release['charts']['kserve']}.tgz"
+    with tarfile.open(chart) as archive:
+        member = archive.extractfile("kserve-runtime-configs/files/runtimes/resources.yaml")
+        runtimes = [doc for doc in yaml.safe_load_all(member.read()) if doc]
+    (runtime,) = [r for r in runtimes if r["metadata"]["name"] == "kserve-mlserver"]
+    return runtime

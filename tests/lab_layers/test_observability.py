@@ -11,18 +11,22 @@ Operator does.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
+import uuid
 
 import pytest
 import yaml
 from lab_support import ROOT, inventory_var, recap
-from monitoring_support import render
+from monitoring_support import pod_monitor_targets, render
+from test_kserve import serve
 
 pytestmark = pytest.mark.lab
 
 NAMESPACE = "monitoring"
 RELEASE = "kube-prometheus-stack"
+MLFLOW_NAMESPACE = "ml-platform"
 
 
 def operator_services(tenant: dict, dcgm_namespace: str) -> list[dict]:
@@ -146,6 +150,7 @@ def test_each_service_monitor_selects_exactly_the_service_it_targets(observabili
     targets = {
         "minio": (tenant["metadata"]["namespace"], "minio"),
         "nvidia-dcgm-exporter": (dcgm_namespace, "nvidia-dcgm-exporter"),
+        "mlflow": (MLFLOW_NAMESPACE, "mlflow"),  # the mlflow chart's own Service, as Helm made it
     }
     for name, target in targets.items():
         monitor = lab.get("servicemonitor", name, "-n", NAMESPACE)
@@ -167,3 +172,97 @@ def test_a_second_run_changes_nothing(observability):
     layers = observability[0]
     result = layers.play(tags="observability")
     assert recap(result)["changed"] == 0, result.stdout[-3000:]
+
+
+def mlflow_accepts(allowed: str, host: str) -> bool:
+    """MLflow's Host check (mlflow/server/security_utils.py): fnmatch for a pattern holding `*`,
+    equality for any other, over MLFLOW_SERVER_ALLOWED_HOSTS."""
+    return any(fnmatch.fnmatch(host, p) if "*" in p else host == p for p in allowed.split(","))
+
+
+def test_mlflow_s_service_monitor_reaches_the_exporter_of_the_real_release(observability):
+    """The ServiceMonitor's port is the chart's Service port whose target is the server's container
+    port; the server runs with the exporter, writing its files to an emptyDir, and accepts the Host
+    header Prometheus sends (<pod IP>:<port>) for each of its real pods."""
+    lab = observability[0].lab
+    monitor = lab.get("servicemonitor", "mlflow", "-n", NAMESPACE)
+    (endpoint,) = monitor["spec"]["endpoints"]
+    service = lab.get("service", "mlflow", "-n", MLFLOW_NAMESPACE)
+    (port,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+    deployment = lab.get("deployment", "mlflow", "-n", MLFLOW_NAMESPACE)
+    template = deployment["spec"]["template"]
+    (server,) = [c for c in template["spec"]["containers"] if c["name"] == "mlflow"]
+    (container_port,) = [p for p in server["ports"] if p["name"] == port["targetPort"]]
+    assert endpoint["path"] == "/metrics"
+    # the exporter and where its per-process files go: an emptyDir, the root filesystem read-only
+    (flag,) = [a for a in server["args"] if a.startswith("--expose-prometheus=")]
+    directory = flag.split("=", 1)[1]
+    (mount,) = [m for m in server["volumeMounts"] if m["mountPath"] == directory]
+    (volume,) = [v for v in template["spec"]["volumes"] if v["name"] == mount["name"]]
+    assert volume == {"name": mount["name"], "emptyDir": {}}
+    assert server["securityContext"]["readOnlyRootFilesystem"] is True
+    # the Service's selector is the Deployment's pods, and MLflow accepts each one's address as Host
+    config = lab.get("configmap", "mlflow-env-configmap", "-n", MLFLOW_NAMESPACE)["data"]
+    selector = ",".join(f"{k}={v}" for k, v in service["spec"]["selector"].items())
+    pods = lab.get("pods", "-n", MLFLOW_NAMESPACE, "-l", selector)["items"]
+    assert len(pods) == deployment["spec"]["replicas"] >= 1
+    for pod in pods:
+        address = f"{pod['status']['podIP']}:{container_port['containerPort']}"
+        assert mlflow_accepts(config["MLFLOW_SERVER_ALLOWED_HOSTS"], address), address
+    assert not mlflow_accepts(config["MLFLOW_SERVER_ALLOWED_HOSTS"], f"192.0.2.1:{container_port['containerPort']}")
+
+
+def test_the_predictors_pod_monitor_scrapes_each_served_model_version(observability):
+    """Two models served through the kserve role, one per team namespace, by the real KServe
+    controller: among every pod of the cluster the PodMonitor keeps exactly their predictors, on
+    MLServer's metrics port, labelled with each one's namespace, pod, model name and version."""
+    layers = observability[0]
+    lab = layers.lab
+    (prometheus,) = lab.get("prometheus", "-n", NAMESPACE)["items"]
+    monitor = lab.get("podmonitor", "kserve-predictors", "-n", NAMESPACE)
+    assert prometheus["spec"]["podMonitorSelector"]["matchLabels"].items() <= monitor["metadata"]["labels"].items()
+    assert prometheus["spec"].get("podMonitorNamespaceSelector") == {}
+    teams = {t["name"]: t for t in inventory_var("platform_teams")}
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == sorted(t["namespace"] for t in teams.values())
+    served = {
+        "tabular": {"model_name": "iris-bare-metal", "model_version": "7", "storage_uri": "s3://tabular-models/iris/7"},
+        "vision": {"model_name": "resnet-edge", "model_version": "2", "storage_uri": "s3://vision-models/resnet/2"},
+    }
+    names = {team: f"mon-{team[:3]}-{uuid.uuid4().hex[:4]}" for team in served}
+    try:
+        for team, model in served.items():
+            serve(layers, team=team, name=names[team], alias="", **model)
+        pods = lab.get("pods", "-A")["items"]
+        predictors = {
+            (p["metadata"]["namespace"], p["metadata"]["name"]): p
+            for p in pods
+            if p["metadata"].get("labels", {}).get("serving.kserve.io/inferenceservice") in names.values()
+        }
+        assert len(predictors) == 2, sorted(predictors)
+        targets = pod_monitor_targets(monitor, pods)
+        # nothing but predictors of the teams' InferenceServices (others may be left from other tests)
+        by_pod = {(p["metadata"]["namespace"], p["metadata"]["name"]): p for p in pods}
+        for target in targets:
+            pod = by_pod[(target["labels"]["namespace"], target["labels"]["pod"])]
+            assert pod["metadata"]["labels"]["component"] == "predictor", target
+            assert pod["metadata"]["namespace"] in monitor["spec"]["namespaceSelector"]["matchNames"], target
+        mine = [t for t in targets if (t["labels"]["namespace"], t["labels"]["pod"]) in predictors]
+        assert sorted((t["labels"]["namespace"], t["labels"]["pod"]) for t in mine) == sorted(predictors)
+        for target in mine:
+            labels = target["labels"]
+            pod = predictors[(labels["namespace"], labels["pod"])]
+            team = next(t for t in teams if teams[t]["namespace"] == labels["namespace"])
+            (runtime,) = [c for c in pod["spec"]["containers"] if c["name"] == "kserve-container"]
+            # KServe copied the runtime's annotation: the REST port, which MLServer does not serve metrics on
+            assert pod["metadata"]["annotations"]["prometheus.kserve.io/port"] == "8080"
+            assert "mlserver" in runtime["image"]
+            assert target["address"] == f"{pod['status']['podIP']}:8082"
+            assert target["path"] == "/metrics"
+            assert (labels["model_name"], labels["model_version"]) == (
+                served[team]["model_name"],
+                served[team]["model_version"],
+            )
+            assert labels["inferenceservice"] == names[team]
+    finally:
+        for team, name in names.items():
+            lab.kubectl("delete", "inferenceservice", name, "-n", teams[team]["namespace"], "--ignore-not-found")

@@ -126,8 +126,18 @@ def test_the_mlflow_deployment_rolls_out_with_its_environment_and_no_writable_ro
     for container in containers:
         assert container["securityContext"]["readOnlyRootFilesystem"] is True, container["name"]
         assert container["securityContext"]["runAsNonRoot"] is True, container["name"]
-    assert [v for v in pod["volumes"] if "emptyDir" in v] == [{"name": "tmp", "emptyDir": {}}]
+    # writable: the chart's emptyDir on /tmp and, with mlflow_metrics_enabled, the one the Prometheus
+    # exporter keeps its per-process files in
+    assert [v for v in pod["volumes"] if "emptyDir" in v] == [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "prometheus-metrics", "emptyDir": {}},
+    ]
     (server,) = [c for c in pod["containers"] if c["name"] == "mlflow"]
+    assert {m["mountPath"]: m["name"] for m in server["volumeMounts"]} == {
+        "/tmp": "tmp",
+        "/mlflow/metrics": "prometheus-metrics",
+    }
+    assert "--expose-prometheus=/mlflow/metrics" in server["args"]
     assert "--backend-store-uri=postgresql://" in server["args"]
     assert f"--default-artifact-root=s3://{mlflow('mlflow_artifact_bucket')}/" in server["args"]
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in server["env"]}

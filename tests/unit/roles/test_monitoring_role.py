@@ -21,7 +21,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from monitoring_support import converge, render, run_promtool
+from monitoring_support import converge, pod_monitor_targets, render, run_promtool
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLE = ROOT / "roles" / "monitoring"
@@ -128,12 +128,17 @@ def test_the_prometheus_rule_carries_the_same_groups_and_fits_its_crd(rendered):
 
 def prometheus_rule_schema() -> dict:
     """The PrometheusRule CRD's schema from the kube-prometheus-stack chart of the default platform release."""
+    return crd_schema("prometheusrules")
+
+
+def crd_schema(plural: str) -> dict:
+    """The v1 schema of one of the kube-prometheus-stack chart's CRDs (default platform release)."""
     versions = yaml.safe_load((ROOT / "versions.yml").read_text())
     release = versions["platform_releases"][versions["platform_release_default"]]
     chart = MIRROR / f"kube-prometheus-stack-{release['charts']['kube_prometheus_stack']}.tgz"
     assert chart.is_file(), f"the chart mirror has no {chart.name} (see docs/lab.md)"
     with tarfile.open(chart) as archive:
-        member = archive.extractfile("kube-prometheus-stack/charts/crds/crds/crd-prometheusrules.yaml")
+        member = archive.extractfile(f"kube-prometheus-stack/charts/crds/crds/crd-{plural}.yaml")
         crd = yaml.safe_load(member.read())
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
     return version["schema"]["openAPIV3Schema"]
@@ -228,3 +233,146 @@ def test_each_dashboard_has_its_own_uid_panel_ids_and_the_chosen_data_source():
         sources = {json.dumps(p["datasource"]) for p in panels(dashboard)}
         sources |= {json.dumps(t["datasource"]) for p in panels(dashboard) for t in p["targets"]}
         assert sources == {json.dumps({"type": "prometheus", "uid": "${datasource}"})}, name
+
+
+# --- the monitors of MLflow and KServe's predictors ----------------------------------------------------
+
+PORT = "prometheus.kserve.io/port"
+TEAMS = [
+    {"name": "vision", "namespace": "team-vision", "s3_secret_key": "v"},
+    {"name": "tabular", "namespace": "team-tabular", "s3_secret_key": "t"},
+]
+
+
+@pytest.fixture(scope="module")
+def with_teams(tmp_path_factory):
+    """The objects with two teams and a renamed MLflow release."""
+    extra = {"platform_teams": TEAMS, "mlflow_namespace": "tracking", "mlflow_release_name": "tracker"}
+    return render(tmp_path_factory.mktemp("teams"), extra_vars=extra)[1]
+
+
+def monitors(objects: list[dict]) -> dict:
+    return {(o["kind"], o["metadata"]["name"]): o for o in objects if o["kind"] in ("ServiceMonitor", "PodMonitor")}
+
+
+def predictor(name: str, namespace: str = "team-tabular", image: str = "docker.io/seldonio/mlserver:1.5.0", **extra):
+    """A predictor pod as KServe Standard mode makes it (labels from the InferenceService and the
+    kserve role, the runtime's prometheus.kserve.io annotations), Running with an address."""
+    labels = {
+        "component": "predictor",
+        "serving.kserve.io/inferenceservice": "iris",
+        "app": "isvc.iris-v3-predictor",
+        "model_name": "iris",
+        "model_version": "3",
+        **extra.pop("labels", {}),
+    }
+    annotations = {"prometheus.kserve.io/port": "8080", "prometheus.kserve.io/path": "/metrics"}
+    annotations.update(extra.pop("annotations", {}))
+    container = {"name": "kserve-container", "image": image, **extra.pop("container", {})}
+    return {
+        "metadata": {"name": name, "namespace": namespace, "labels": labels, "annotations": annotations},
+        "spec": {"containers": [container, *extra.pop("sidecars", [])], "nodeName": "node-1"},
+        "status": {"phase": extra.pop("phase", "Running"), "podIP": extra.pop("ip", "10.244.3.17")},
+    }
+
+
+def test_the_pod_monitor_and_mlflow_s_service_monitor_fit_their_crds(with_teams):
+    found = monitors(with_teams)
+    pod_monitor = found[("PodMonitor", "kserve-predictors")]
+    mlflow = found[("ServiceMonitor", "mlflow")]
+    for monitor in (pod_monitor, mlflow):
+        assert monitor["metadata"]["namespace"] == "monitoring"
+        assert monitor["metadata"]["labels"] == {"release": "kube-prometheus-stack"}
+    jsonschema.Draft7Validator(crd_schema("podmonitors")).validate(pod_monitor)
+    jsonschema.Draft7Validator(crd_schema("servicemonitors")).validate(mlflow)
+    # every team's namespace, each once, in a stable order
+    assert pod_monitor["spec"]["namespaceSelector"] == {"matchNames": ["team-tabular", "team-vision"]}
+    # the MLflow chart's selector labels of the release, in its namespace, on the chart's port name
+    assert mlflow["spec"]["namespaceSelector"] == {"matchNames": ["tracking"]}
+    assert mlflow["spec"]["selector"] == {
+        "matchLabels": {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": "tracker"}
+    }
+    assert [(e["port"], e["path"]) for e in mlflow["spec"]["endpoints"]] == [("http", "/metrics")]
+
+
+def test_without_teams_there_is_no_pod_monitor(rendered):
+    _, objects = rendered
+    assert [key for key in monitors(objects) if key[0] == "PodMonitor"] == []
+    # Prometheus would read an empty namespace list as the monitor's own namespace
+    assert ("ServiceMonitor", "mlflow") in monitors(objects)
+
+
+@pytest.mark.parametrize(
+    ("pod", "address"),
+    [
+        # MLServer: its metrics server's port, not the REST port its runtime annotates
+        (predictor("mlserver"), "10.244.3.17:8082"),
+        (predictor("mirrored", image="registry.dc1.example.com/seldonio/mlserver@sha256:0abc"), "10.244.3.17:8082"),
+        # KServe's own model servers serve /metrics on the port their runtime annotates
+        (predictor("sklearn", image="kserve/sklearnserver:v0.20.0"), "10.244.3.17:8080"),
+        (
+            predictor("triton", image="nvcr.io/nvidia/tritonserver:23.05-py3", annotations={PORT: "8002"}),
+            "10.244.3.17:8002",
+        ),
+        # a runtime without the annotation: KServe's default port
+        (predictor("custom", image="example/custom-model:1", annotations={PORT: ""}), "10.244.3.17:8080"),
+        # a declared container port changes nothing: one target, on the metrics port
+        (predictor("ported", container={"ports": [{"name": "h2c", "containerPort": 8080}]}), "10.244.3.17:8082"),
+        (predictor("ipv6", ip="fd00:10:244::17"), "[fd00:10:244::17]:8082"),
+        # not an MLServer image, though the name has it in a path
+        (predictor("lookalike", image="example/mlserver-tools/sklearn:1"), "10.244.3.17:8080"),
+    ],
+    ids=lambda value: value["metadata"]["name"] if isinstance(value, dict) else value,
+)
+def test_each_predictor_is_scraped_on_its_runtime_s_metrics_port_with_its_model_version(with_teams, pod, address):
+    monitor = monitors(with_teams)[("PodMonitor", "kserve-predictors")]
+    sidecar = {"name": "agent", "image": "kserve/agent:v0.20.0", "ports": [{"name": "agent", "containerPort": 9081}]}
+    pod["spec"]["containers"].append(sidecar)
+    (target,) = pod_monitor_targets(monitor, [pod])
+    assert target["address"] == address
+    assert target["path"] == "/metrics"
+    labels = target["labels"]
+    name = pod["metadata"]["name"]
+    assert {k: labels[k] for k in ("namespace", "pod", "model_name", "model_version", "inferenceservice")} == {
+        "namespace": "team-tabular",
+        "pod": name,
+        "model_name": "iris",
+        "model_version": "3",
+        "inferenceservice": "iris",
+    }
+    assert labels["job"] == "monitoring/kserve-predictors"
+
+
+def test_only_running_predictors_of_the_teams_namespaces_are_scraped(with_teams):
+    monitor = monitors(with_teams)[("PodMonitor", "kserve-predictors")]
+    pods = [
+        predictor("stable"),
+        predictor("canary", namespace="team-vision", labels={"model_version": "4"}),
+        predictor("elsewhere", namespace="kserve"),
+        predictor("transformer", labels={"component": "transformer"}),
+        predictor("done", phase="Succeeded"),
+    ]
+    no_isvc = predictor("plain")
+    del no_isvc["metadata"]["labels"]["serving.kserve.io/inferenceservice"]
+    targets = pod_monitor_targets(monitor, [*pods, no_isvc])
+    assert [(t["labels"]["namespace"], t["labels"]["pod"], t["labels"]["model_version"]) for t in targets] == [
+        ("team-tabular", "stable", "3"),
+        ("team-vision", "canary", "4"),
+    ]
+
+
+def test_other_settings_change_the_metrics_port_and_the_namespaces(tmp_path):
+    extra = {
+        "platform_teams": TEAMS,
+        "monitoring_kserve_namespaces": ["serving-a"],
+        "monitoring_kserve_mlserver_metrics_port": 9100,
+        "monitoring_mlflow_enabled": False,
+    }
+    objects = render(tmp_path, extra_vars=extra)[1]
+    found = monitors(objects)
+    assert ("ServiceMonitor", "mlflow") not in found
+    monitor = found[("PodMonitor", "kserve-predictors")]
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["serving-a"]}
+    (target,) = pod_monitor_targets(monitor, [predictor("a", namespace="serving-a")])
+    assert target["address"] == "10.244.3.17:9100"
+    jsonschema.Draft7Validator(crd_schema("podmonitors")).validate(monitor)

@@ -3,6 +3,9 @@ tracking server's Service check, accepted hosts and Secrets (mlflow role)."""
 
 from __future__ import annotations
 
+import fnmatch
+import ipaddress
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -237,3 +240,63 @@ def test_the_filters_name_the_function_in_their_error():
     assert {"cloudnative_pg_objects", "cloudnative_pg_secrets", "mlflow_server", "mlflow_secrets"} <= set(
         filters.FilterModule().filters()
     )
+
+
+def mlflow_accepts(patterns: list[str], host: str) -> bool:
+    """MLflow's Host check (mlflow/server/security_utils.py, is_allowed_host_header): fnmatch for a
+    pattern holding `*`, equality for any other."""
+    return any(fnmatch.fnmatch(host, p) if "*" in p else host == p for p in patterns)
+
+
+@pytest.mark.parametrize(
+    ("cidr", "patterns"),
+    [
+        ("10.244.0.0/16", ["10.244.*:5000"]),
+        ("10.0.0.0/8", ["10.*:5000"]),
+        ("10.244.7.0/24", ["10.244.7.*:5000"]),
+        ("10.244.0.0/22", ["10.244.0.*:5000", "10.244.1.*:5000", "10.244.2.*:5000", "10.244.3.*:5000"]),
+        ("10.244.3.4/30", ["10.244.3.4:5000", "10.244.3.5:5000", "10.244.3.6:5000", "10.244.3.7:5000"]),
+        ("10.244.3.9/32", ["10.244.3.9:5000"]),
+        ("10.244.1.0/16", ["10.244.*:5000"]),  # host bits are ignored
+    ],
+)
+def test_pod_host_patterns_cover_the_pod_cidr_on_the_port(cidr, patterns):
+    assert po.pod_host_patterns(cidr, 5000) == patterns
+
+
+@pytest.mark.parametrize("cidr", ["10.244.0.0/16", "172.16.0.0/12", "10.244.8.0/21", "10.244.3.4/30"])
+def test_mlflow_accepts_every_pod_address_of_the_cidr_and_nothing_next_to_it(cidr):
+    network = ipaddress.ip_network(cidr)
+    patterns = po.pod_host_patterns(cidr, 5000)
+    inside = [network.network_address, network.network_address + 1, network.broadcast_address - 1]
+    for address in inside:
+        assert mlflow_accepts(patterns, f"{address}:5000"), (address, patterns)
+        assert not mlflow_accepts(patterns, f"{address}:5001")  # another port
+        assert not mlflow_accepts(patterns, str(address))  # no port: not what Prometheus sends
+    for address in (network.network_address - 1, network.broadcast_address + 1):
+        assert not mlflow_accepts(patterns, f"{address}:5000"), (address, patterns)
+    # a partly fixed octet is not a prefix of a longer number
+    assert not mlflow_accepts(po.pod_host_patterns("10.244.0.0/22", 5000), "10.244.10.5:5000")
+
+
+@pytest.mark.parametrize(
+    ("cidr", "port", "message"),
+    [
+        ("fd00:10:244::/56", 5000, "pod CIDR fd00:10:244::/56 is not IPv4: pod address patterns are written for IPv4"),
+        ("10.244.0.0/33", 5000, "pod CIDR '10.244.0.0/33' is not a network address: "),
+        ("pods", 5000, "pod CIDR 'pods' is not a network address: "),
+        ("8.0.0.0/7", 5000, "pod CIDR 8.0.0.0/7 is wider than /8"),
+        ("10.244.0.0/16", 0, "port 0 is outside 1-65535"),
+        ("10.244.0.0/16", 70000, "port 70000 is outside 1-65535"),
+    ],
+)
+def test_pod_host_patterns_refuse_what_they_cannot_cover(cidr, port, message):
+    with pytest.raises(ValueError) as caught:
+        po.pod_host_patterns(cidr, port)
+    assert str(caught.value).startswith(message)
+
+
+def test_the_pod_host_patterns_filter_names_itself_in_its_error():
+    assert filters.FilterModule().filters()["pod_host_patterns"]("10.244.0.0/16", "5000") == ["10.244.*:5000"]
+    with pytest.raises(AnsibleFilterError, match=r"^pod_host_patterns: pod CIDR 'pods' is not a network address"):
+        filters.pod_host_patterns("pods", 5000)
