@@ -48,6 +48,12 @@ class Cluster:
         self.manager = proc.Manager(settings.run_dir, settings.log_dir)
 
     @property
+    def gateway_api_version(self) -> str:
+        """The Gateway API release of the platform release the lab runs (versions.yml)."""
+        versions = self.settings.versions
+        return versions["platform_releases"][versions["platform_release_default"]]["manifests"]["gateway_api"]
+
+    @property
     def state(self) -> Path:
         return self.settings.state / "cluster"
 
@@ -404,12 +410,14 @@ def nodes_ready(s: Cluster) -> bool:
 def build(s: Cluster) -> dict[str, float]:
     spent = toolchain.build(s.pins)
     link_binaries(s)
+    toolchain.gateway_api_crds(s.gateway_api_version)
     return spent
 
 
 def up(s: Cluster, log=print) -> list[str]:
     """Bring the lab up; returns the list of changes (empty when it was already up)."""
     changes = [f"built {name}" for name in toolchain.build(s.pins)]
+    toolchain.gateway_api_crds(s.gateway_api_version)  # the cilium role reads it (platform_gateway_api_url)
     if ensure_credentials(s):
         changes.append("wrote certificates and kubeconfigs (kubeadm init phase certs/kubeconfig)")
     try:

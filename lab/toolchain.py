@@ -330,6 +330,34 @@ def build_minio(pin: dict) -> Path:
     return binary
 
 
+# --- Downloads: manifests the playbooks apply, read from Go modules ---------------------------------
+
+GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api"
+
+
+def gateway_api_crds(version: str, root: Path | None = None) -> Path:
+    """The Gateway API's standard-channel CRDs at `version`, one YAML file in the cache.
+
+    Kept as `<cache>/gateway-api/<version>/standard-install.yaml`, the layout the cilium role reads
+    under platform_gateway_api_url (the lab inventory points it at `<cache>/gateway-api`). The files
+    come from the module's config/crd/standard folder: `go mod download` fetches the module (or finds
+    it in Go's module cache, offline); nothing is built.
+    """
+    target = (root or base_cache()) / "gateway-api" / version / "standard-install.yaml"
+    if target.is_file():
+        return target
+    info = module_info(GATEWAY_API_MODULE, version)
+    folder = Path(info["Dir"]) / "config" / "crd" / "standard"
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise RuntimeError(f"{GATEWAY_API_MODULE}@{version} has no config/crd/standard/*.yaml")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.write_text("".join(f"---\n# {f.name}\n{f.read_text()}" for f in files))
+    partial.rename(target)
+    return target
+
+
 @dataclass(frozen=True)
 class PythonEnv:
     """A cached virtual environment with pinned packages (the MLflow server, MLServer)."""

@@ -38,6 +38,8 @@ CONTRACT_VARIABLES = (
     "platform_argocd_namespace",
     "platform_kube_proxy_replacement",
     "platform_edge_namespace",
+    "platform_edge_enabled",
+    "platform_gateway_api_url",
     "platform_storage_class",
     "platform_storage_replicas",
     "platform_s3_endpoint",

@@ -13,7 +13,8 @@ from ansible_collections.baremetal.mlops.plugins.plugin_utils import chart_check
 
 
 def release_plan(inputs: dict) -> dict:
-    """{component, layer, releases, objects, chart_versions, repositories, node_labels?, secrets?} -> the plan."""
+    """{component, layer, releases, objects, chart_versions, repositories, node_labels?, secrets?,
+    objects_sync_wave?} -> the plan."""
     try:
         return release_render.plan(
             inputs["component"],
@@ -24,6 +25,7 @@ def release_plan(inputs: dict) -> dict:
             release_render.plain(inputs["repositories"]),
             node_labels=inputs.get("node_labels"),
             secrets=inputs.get("secrets"),
+            objects_wave_offset=int(inputs.get("objects_sync_wave", release_render.OBJECTS_WAVE_OFFSET)),
         )
     except (KeyError, release_render.RenderError) as exc:
         raise AnsibleFilterError(f"release_plan: {exc}") from exc

@@ -32,7 +32,9 @@ description:
     in the collection's versions.yml; a C(platform_chart_versions) key that is
     no chart of the selected release.
   - The cluster layers' shared facts are checked too. C(platform_kube_proxy_replacement)
-    must be a boolean, C(platform_edge_namespace) a DNS-1123 label,
+    must be a boolean, C(platform_edge_namespace) a DNS-1123 label that is no team's namespace,
+    C(platform_edge_enabled) (optional, default true) a boolean that needs kube-proxy replacement,
+    C(platform_gateway_api_url) (optional) an http(s) or file URL,
     C(platform_storage_class) the class the longhorn role creates (C(longhorn)) and
     C(platform_storage_replicas) an integer from 1 to the number of C(storage_nodes).
     C(platform_s3_endpoint) and C(platform_mlflow_tracking_uri) must be http(s) URLs.

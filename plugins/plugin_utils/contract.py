@@ -39,6 +39,8 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IPV4_LIKE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _URL = re.compile(r"^(https?|oci|file)://\S+$")
 _HTTP_URL = re.compile(r"^https?://[^\s/?#]+(/\S*)?$")
+# Where release files lie: a web server or mirror, or a folder on the controller.
+_MIRROR_URL = re.compile(r"^(https?://[^\s/?#]+|file://)(/\S*)?$")
 # Git remotes Argo CD reads: a URL, or scp-like user@host:path.
 _GIT_URL = re.compile(r"^((https?|ssh|git|file)://[^\s/?#]*(/\S*)?|[\w.-]+@[\w.-]+:\S+)$")
 _GPU_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-\S+)$")
@@ -50,6 +52,7 @@ TAINT_FIELDS = ("key", "value", "effect")
 GPU_TAINT_EXPECTED = "a mapping with key, value and effect, such as nvidia.com/gpu, present, NoSchedule"
 # The StorageClass the longhorn role's chart creates (roles/longhorn).
 LONGHORN_STORAGE_CLASS = "longhorn"
+EDGE_NAMESPACE_EXPECTED = "the namespace of the inference edge (its Gateway and authentication proxy)"
 DNS_LABEL_EXPECTED = "a DNS-1123 label: lower case letters, digits and '-', at most 63 characters"
 SECRET_SHOWN_AS = "<secret>"
 
@@ -169,6 +172,7 @@ class Contract:
         self.check_storage_and_teams()
         self.check_gitops()
         self.check_cluster_services()
+        self.check_edge()
         self.check_chart_repositories()
         self.check_chart_versions()
         self.check_secrets()
@@ -763,7 +767,7 @@ class Contract:
         """Facts the networking, storage and GPU layers share (roles cilium, longhorn, minio)."""
         self.require_type("platform_kube_proxy_replacement", bool, "true or false")
         name = "platform_edge_namespace"
-        value = self.require(name, "the namespace of the ingress controller")
+        value = self.require(name, EDGE_NAMESPACE_EXPECTED)
         if value is not None:
             self.check_string(name, value, DNS_LABEL_EXPECTED, _DNS_LABEL, "is not a namespace name")
         name = "platform_storage_class"
@@ -784,6 +788,42 @@ class Contract:
             value = self.require(name, expected)
             if value is not None:
                 self.check_string(name, value, expected, _HTTP_URL, "is not an http(s) URL")
+
+    def check_edge(self):
+        """The inference edge: Cilium's Gateway API (needs kube-proxy replacement), where its CRDs come from,
+        and a namespace of its own (team namespaces take traffic only from it)."""
+        enabled = self.vars.get("platform_edge_enabled")
+        enabled = True if is_missing(enabled) else enabled  # on unless the inventory turns it off
+        if not isinstance(enabled, bool):
+            self.report.add("platform_edge_enabled", enabled, f"is a {type_name(enabled)}", "true or false")
+        elif enabled and self.vars.get("platform_kube_proxy_replacement") is False:
+            self.report.add(
+                "platform_edge_enabled",
+                enabled,
+                "needs Cilium's kube-proxy replacement, but platform_kube_proxy_replacement is false",
+                "platform_kube_proxy_replacement true for Cilium's Gateway API, or the edge off (false)",
+            )
+        value = self.vars.get("platform_gateway_api_url")
+        if not is_missing(value):
+            self.check_string(
+                "platform_gateway_api_url",
+                value,
+                "an http(s):// or file:// URL under which <version>/standard-install.yaml lies (the Gateway API "
+                "release files, upstream or the site's mirror)",
+                _MIRROR_URL,
+                "is not an http(s) or file URL",
+            )
+        edge = self.vars.get("platform_edge_namespace")
+        teams = self.vars.get("platform_teams")
+        if isinstance(edge, str) and isinstance(teams, list):
+            owners = [t.get("name") for t in teams if isinstance(t, dict) and t.get("namespace") == edge]
+            if owners:
+                self.report.add(
+                    "platform_edge_namespace",
+                    edge,
+                    f"is the namespace of team {owners[0]}",
+                    "a namespace of the edge alone: team namespaces take traffic only from it",
+                )
 
     def check_chart_repositories(self):
         name = "platform_chart_repositories"

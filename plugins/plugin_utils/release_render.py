@@ -20,7 +20,9 @@ import yaml
 
 # Layer -> first sync wave. Tenancy (namespaces, quotas, admission) comes
 # before networking because the networking layer's policies live in the team
-# namespaces. Releases take waves base+0 .. base+4, objects base+5.
+# namespaces. Releases take waves base+0 .. base+4, objects base+5; a
+# component whose objects are API definitions the layer's releases need (the
+# Gateway API CRDs before Cilium) puts them at base-1 instead.
 LAYER_WAVES = {
     "tenancy": 10,
     "networking": 20,
@@ -34,6 +36,7 @@ LAYER_WAVES = {
 }
 RELEASE_WAVE_OFFSETS = range(5)
 OBJECTS_WAVE_OFFSET = 5
+OBJECTS_WAVE_OFFSETS = (-1, OBJECTS_WAVE_OFFSET)
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -86,12 +89,18 @@ def plan(
     repositories: dict,
     node_labels: list | None = None,
     secrets: list | None = None,
+    objects_wave_offset: int = OBJECTS_WAVE_OFFSET,
 ) -> dict:
     """The component's rendering: releases resolved, waves set, objects sorted, secret values dropped."""
     if layer not in LAYER_WAVES:
         raise RenderError(f"layer {layer!r} is unknown; expected one of {', '.join(LAYER_WAVES)}")
     if not _NAME.match(component or ""):
         raise RenderError(f"component {component!r} is not a DNS label")
+    if int(objects_wave_offset) not in OBJECTS_WAVE_OFFSETS:
+        raise RenderError(
+            f"{component}: objects sync wave offset {objects_wave_offset} is neither -1 (before the layer's releases) "
+            f"nor {OBJECTS_WAVE_OFFSET} (after them)"
+        )
     base = LAYER_WAVES[layer]
     resolved = []
     seen = set()
@@ -158,7 +167,7 @@ def plan(
         "layer": layer,
         "releases": resolved,
         "objects": rendered,
-        "objects_sync_wave": base + OBJECTS_WAVE_OFFSET,
+        "objects_sync_wave": base + int(objects_wave_offset),
         "node_labels": labels,
         "secrets": secret_refs,
     }

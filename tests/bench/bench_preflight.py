@@ -63,6 +63,8 @@ def generate(target: Path, templated: bool = False) -> None:
             "vault_bgp_rtr_01_password",
             "vault_bgp_rtr_02_password",
             "vault_longhorn_backup_secret_key",
+            "vault_inference_edge_oidc_client_secret",
+            "vault_inference_edge_cookie_secret",
         )
     }
     (group_vars / "secrets.yml").write_text("---\n" + yaml.safe_dump(secrets))

@@ -74,12 +74,27 @@ def helm(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def offline_charts(helm, chart_repository):
+def gateway_api_url():
+    """platform_gateway_api_url of the lab's cache, where the Gateway API CRDs of versions.yml lie
+    (read from the Go module, as `python -m lab cluster up` keeps them)."""
+    import yaml
+
+    from lab import toolchain
+
+    versions = yaml.safe_load((ROOT / "versions.yml").read_text())
+    release = versions["platform_releases"][versions["platform_release_default"]]
+    crds = toolchain.gateway_api_crds(release["manifests"]["gateway_api"])
+    return f"file://{crds.parent.parent}"
+
+
+@pytest.fixture(scope="session")
+def offline_charts(helm, chart_repository, gateway_api_url):
     """Extra vars and env that let a cluster layer render the example inventory without a network:
-    charts from the mirror (CI) or the upstream repositories (a clone without ../shared), the pinned Helm."""
+    charts from the mirror (CI) or the upstream repositories (a clone without ../shared), the pinned Helm,
+    the Gateway API CRDs from the lab's cache."""
     binary, env = helm
     chart_repository("cilium")  # fails in CI when the mirror is missing
-    extra = ["-e", f"release_delivery_helm_binary={binary}"]
+    extra = ["-e", f"release_delivery_helm_binary={binary}", "-e", f"platform_gateway_api_url={gateway_api_url}"]
     if MIRROR.is_dir():
         extra += ["-e", f"release_delivery_chart_dir={MIRROR}"]
     return extra, env

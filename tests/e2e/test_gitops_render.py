@@ -37,7 +37,7 @@ def versions() -> dict:
 
 
 @pytest.fixture(scope="module")
-def render(playbook, vault_password, helm, tmp_path_factory):
+def render(playbook, vault_password, helm, gateway_api_url, tmp_path_factory):
     """render(tree, *extra args) -> CompletedProcess of the playbook in gitops mode."""
     assert MIRROR.is_dir(), f"the chart mirror {MIRROR} is missing (see docs/lab.md)"
     binary, env = helm
@@ -57,6 +57,8 @@ def render(playbook, vault_password, helm, tmp_path_factory):
             f"release_delivery_chart_dir={MIRROR}",
             "-e",
             f"release_delivery_helm_binary={binary}",
+            "-e",
+            f"platform_gateway_api_url={gateway_api_url}",
             *extra,
             env=env,
         )
@@ -100,6 +102,7 @@ def test_applications_in_layer_order(tree):
     assert order == [
         (0, "platform"),
         (15, "platform-tenancy-objects"),
+        (19, "gateway-api-objects"),  # the CRDs Cilium's GatewayClass and operator need
         (20, "cilium"),
         (21, "metallb"),
         (25, "cilium-objects"),
@@ -113,6 +116,7 @@ def test_applications_in_layer_order(tree):
         (51, "kserve"),
         (52, "kserve-runtimes"),
         (55, "cert-manager-objects"),
+        (55, "inference-edge-objects"),
         (55, "kserve-objects"),
         (60, "cloudnative-pg"),
         (61, "mlflow"),
@@ -147,7 +151,9 @@ def test_tree_holds_exactly_the_rendering_both_modes_read(tree):
         "cert-manager",
         "cilium",
         "cloudnative-pg",
+        "gateway-api",
         "gpu-operator",
+        "inference-edge",
         "kserve",
         "longhorn",
         "metallb",
@@ -250,8 +256,12 @@ def manifests(tree, helm, tmp_path_factory):
     }
 
 
-def crd_index() -> k8s_schema.CrdIndex:
+def crd_index(tree_objects: list | None = None) -> k8s_schema.CrdIndex:
+    """The CRDs of the mirror's charts, the fixtures and those the tree delivers itself (Gateway API)."""
     index = k8s_schema.CrdIndex()
+    for crd in tree_objects or []:
+        if crd["kind"] == "CustomResourceDefinition":
+            index.add(crd)
     for chart in sorted(MIRROR.glob("*.tgz")):
         for crd in chart_check.chart_crds(str(chart)):
             index.add(crd)
@@ -261,8 +271,8 @@ def crd_index() -> k8s_schema.CrdIndex:
 
 
 def test_custom_resources_validate_against_their_crds(tree, manifests):
-    index = crd_index()
     parsed = release_render.parse_gitops_tree(read_tree(tree[0]))
+    index = crd_index(parsed["objects"])
     rendered = [doc for docs in manifests.values() for doc in docs]
     custom = [
         obj
@@ -288,6 +298,9 @@ def test_custom_resources_validate_against_their_crds(tree, manifests):
         "ClusterStorageContainer",
         "ServiceMonitor",
         "PodMonitor",
+        "Gateway",
+        "HTTPRoute",
+        "GatewayClass",
     } <= kinds
     problems = [problem for obj in custom for problem in index.validate(obj)]
     assert problems == []
@@ -414,3 +427,47 @@ def test_tracking_layer_mlflow_runs_on_the_cloudnative_pg_cluster(tree, manifest
     assert host.split(".")[:2] == [service["metadata"]["name"], "ml-platform"]
     assert [p["port"] for p in service["spec"]["ports"]] == [int(port)]
     assert cluster["metadata"]["namespace"] == "ml-platform"
+
+
+def test_the_edge_is_a_cilium_gateway_after_its_crds_and_keeps_the_data_services_internal(tree):
+    folder = tree[0]
+    files = read_tree(folder)
+    release = versions()["platform_releases"]["2026.11"]
+    crds = [yaml.safe_load(t) for p, t in files.items() if p.startswith("layers/networking/gateway-api/")]
+    standard = [c for c in crds if c["kind"] == "CustomResourceDefinition"]
+    assert {c["spec"]["names"]["kind"] for c in standard} >= {"GatewayClass", "Gateway", "HTTPRoute", "ListenerSet"}
+    assert {c["metadata"]["annotations"]["gateway.networking.k8s.io/channel"] for c in standard} == {"standard"}
+    assert {c["metadata"]["annotations"]["gateway.networking.k8s.io/bundle-version"] for c in standard} == {
+        release["manifests"]["gateway_api"]
+    }
+    cilium = next(app for app in release_apps(folder) if app["metadata"]["name"] == "cilium")
+    assert cilium["spec"]["source"]["helm"]["valuesObject"]["gatewayAPI"] == {
+        "enabled": True,
+        "gatewayClass": {"create": "true"},
+    }
+    services = yaml.safe_load((ROOT / "inventories/example/group_vars/all/cluster_services.yml").read_text())
+    edge = services["platform_edge_namespace"]
+    objects = [yaml.safe_load(t) for p, t in files.items() if p.startswith("layers/serving/inference-edge/")]
+    (gateway,) = [o for o in objects if o["kind"] == "Gateway"]
+    assert (gateway["metadata"]["namespace"], gateway["spec"]["gatewayClassName"]) == (edge, "cilium")
+    assert gateway["spec"]["infrastructure"]["annotations"] == {"metallb.io/address-pool": "inference-public"}
+    # the Gateway listens on plain HTTP only (redirected); HTTPS listeners come with public models
+    assert [(li["protocol"], li["port"]) for li in gateway["spec"]["listeners"]] == [("HTTP", 80)]
+    routes = [o for o in objects if o["kind"] == "HTTPRoute"]
+    assert [r["spec"]["rules"][0]["filters"][0]["type"] for r in routes] == ["RequestRedirect"]
+    # no route of the tree names MinIO, PostgreSQL or MLflow: they stay internal Services
+    everything = [yaml.safe_load(t) for p, t in files.items() if p.startswith("layers/") and p.endswith(".yaml")]
+    backends = [
+        ref
+        for obj in everything
+        if obj.get("kind") in ("HTTPRoute", "GRPCRoute", "TLSRoute")
+        for rule in obj["spec"].get("rules") or []
+        for ref in rule.get("backendRefs") or []
+    ]
+    assert backends == []
+    # the proxy's secrets are listed for the site, never written
+    secrets = yaml.safe_load(files["site/serving/inference-edge/secrets.yaml"])["secrets"]
+    assert secrets == [
+        {"name": "inference-edge-oauth2-proxy", "namespace": edge, "type": "Opaque",
+         "keys": ["client-secret", "cookie-secret"]}
+    ]  # fmt: skip

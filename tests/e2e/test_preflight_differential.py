@@ -44,6 +44,8 @@ SECRETS = (
     "vault_bgp_rtr_01_password",
     "vault_bgp_rtr_02_password",
     "vault_longhorn_backup_secret_key",
+    "vault_inference_edge_oidc_client_secret",
+    "vault_inference_edge_cookie_secret",
 )
 
 

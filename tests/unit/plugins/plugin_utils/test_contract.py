@@ -53,7 +53,7 @@ def good_vars():
         "platform_gitops_path": "",
         "platform_argocd_namespace": "argocd",
         "platform_kube_proxy_replacement": True,
-        "platform_edge_namespace": "ingress-nginx",
+        "platform_edge_namespace": "inference-edge",
         "platform_storage_class": "longhorn",
         "platform_storage_replicas": 1,
         "platform_s3_endpoint": "https://minio.ml-storage.svc.cluster.local",
@@ -113,7 +113,13 @@ def without(*names, **updates):
         {"platform_delivery": "gitops", "platform_gitops_repo_url": "git@git.example.com:platform/gitops.git"},
         {"platform_delivery": "gitops", "platform_gitops_repo_url": "ssh://git@git.example.com/platform.git"},
         {"platform_delivery": "gitops", "platform_gitops_path": "clusters/dc1", "platform_gitops_revision": "v1.2"},
-        {"platform_kube_proxy_replacement": False, "platform_s3_endpoint": "http://127.0.0.1:9000"},
+        {
+            "platform_kube_proxy_replacement": False,
+            "platform_edge_enabled": False,
+            "platform_s3_endpoint": "http://127.0.0.1:9000",
+        },
+        {"platform_edge_enabled": True, "platform_gateway_api_url": "https://mirror.example.com/gateway-api"},
+        {"platform_gateway_api_url": "file:///srv/mirror/gateway-api"},
         {"platform_teams": [{"name": "a", "namespace": "team-a", "s3_secret_key": "k", "gpu_quota": {}}]},
         {
             "platform_teams": [
@@ -524,15 +530,45 @@ VARIABLE_CASES = {
         ["platform_kube_proxy_replacement: is not defined; expected true or false"],
     ),
     "edge namespace not a label": (
-        changed(platform_edge_namespace="ingress.nginx"),
+        changed(platform_edge_namespace="inference.edge"),
         [
-            "platform_edge_namespace: 'ingress.nginx' is not a namespace name; expected a DNS-1123 label: lower "
+            "platform_edge_namespace: 'inference.edge' is not a namespace name; expected a DNS-1123 label: lower "
             "case letters, digits and '-', at most 63 characters"
         ],
     ),
     "edge namespace missing": (
         without("platform_edge_namespace"),
-        ["platform_edge_namespace: is not defined; expected the namespace of the ingress controller"],
+        [
+            "platform_edge_namespace: is not defined; expected the namespace of the inference edge "
+            "(its Gateway and authentication proxy)"
+        ],
+    ),
+    "edge namespace is a team's": (
+        changed(platform_edge_namespace="team-fraud"),
+        [
+            "platform_edge_namespace: 'team-fraud' is the namespace of team fraud; expected a namespace of the "
+            "edge alone: team namespaces take traffic only from it"
+        ],
+    ),
+    "edge switch not a bool": (
+        changed(platform_edge_enabled="yes"),
+        ["platform_edge_enabled: 'yes' is a str; expected true or false"],
+    ),
+    "edge without kube-proxy replacement": (
+        changed(platform_kube_proxy_replacement=False),
+        [
+            "platform_edge_enabled: True needs Cilium's kube-proxy replacement, but platform_kube_proxy_replacement "
+            "is false; expected platform_kube_proxy_replacement true for Cilium's Gateway API, or the edge off "
+            "(false)"
+        ],
+    ),
+    "gateway api url not a url": (
+        changed(platform_gateway_api_url="mirror.local/gateway-api"),
+        [
+            "platform_gateway_api_url: 'mirror.local/gateway-api' is not an http(s) or file URL; expected an "
+            "http(s):// or file:// URL under which <version>/standard-install.yaml lies (the Gateway API release "
+            "files, upstream or the site's mirror)"
+        ],
     ),
     "storage class not longhorn": (
         changed(platform_storage_class="ceph-rbd"),

@@ -86,12 +86,12 @@ def test_egress_rule_needs_a_url():
 def test_cilium_team_policies():
     teams = [{"name": "vision", "namespace": "team-vision"}, {"name": "fraud", "namespace": "team-fraud"}]
     services = [{"name": "mlflow", "url": "http://mlflow.ml-platform.svc:5000"}]
-    policies = po.cilium_team_policies(teams, ["ingress-nginx"], services)
+    policies = po.cilium_team_policies(teams, ["inference-edge"], services)
     assert [p["metadata"]["namespace"] for p in policies] == ["team-fraud", "team-vision"]
     spec = policies[0]["spec"]
     assert spec["endpointSelector"] == {}
     assert spec["ingress"] == [
-        {"fromEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "ingress-nginx"}}]}
+        {"fromEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "inference-edge"}}]}
     ]
     assert [rule.get("toEndpoints") for rule in spec["egress"]] == [
         [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "kube-system", "k8s:k8s-app": "kube-dns"}}],

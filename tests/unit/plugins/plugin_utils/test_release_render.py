@@ -54,6 +54,12 @@ def test_plan_resolves_version_repository_and_global_wave():
     assert result["objects_sync_wave"] == 25
 
 
+def test_api_definitions_take_the_wave_before_the_layers_releases():
+    """The Gateway API CRDs (objects only) sync before Cilium's release, the layer's first."""
+    assert plan(releases=[], objects_wave_offset=-1)["objects_sync_wave"] == 19
+    assert rr.LAYER_WAVES["networking"] == 20  # the wave of the layer's first release (cilium)
+
+
 def test_versions_key_names_the_versions_entry():
     result = plan(
         component="minio",
@@ -82,6 +88,10 @@ def test_versions_key_names_the_versions_entry():
             "metallb release 'x': sync_wave 5 is outside 0-4 (the layer's release waves)",
         ),
         ({"objects": [pool("a"), pool("a")]}, "metallb objects[1]: IPAddressPool a twice"),
+        (
+            {"objects_wave_offset": 2},
+            "metallb: objects sync wave offset 2 is neither -1 (before the layer's releases) nor 5 (after them)",
+        ),
         (
             {"objects": [{"kind": "X", "metadata": {"name": "a"}}]},
             "metallb objects[0]: every object needs apiVersion and kind",
