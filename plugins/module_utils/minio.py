@@ -62,15 +62,77 @@ def require_minio(module):
         module.fail_json(msg=missing_required_lib("minio"), exception=MINIO_IMPORT_ERROR)
 
 
+class MinioItemError(MinioModuleError):
+    """One item of a list form failed; names the item and keeps the results of the items before it."""
+
+    def __init__(self, what, cause, results):
+        super().__init__("%s: %s" % (what, describe(cause)))
+        self.results = results
+
+
+def domain_errors():
+    """The exceptions a failed request or a refused state raises (known only once minio is imported)."""
+    return (MinioModuleError, ValueError, MinioException, MinioAdminException, Urllib3Error)
+
+
 def run_minio_module(module, work, what):
     """Run `work(module)` and exit with its result; every domain error becomes one fail_json here."""
     require_minio(module)
-    errors = (MinioModuleError, ValueError, MinioException, MinioAdminException, Urllib3Error)
     try:
         result = work(module)
-    except errors as exc:
+    except MinioItemError as exc:
+        # The items before the failed one may have changed: say so, and what they did.
+        changed = any(item["changed"] for item in exc.results)
+        module.fail_json(msg=str(exc), exception=traceback.format_exc(), changed=changed, results=exc.results)
+    except domain_errors() as exc:
         module.fail_json(msg="%s: %s" % (what, describe(exc)), exception=traceback.format_exc())
     module.exit_json(**result)
+
+
+def subject(params, kind, list_option):
+    """What a failure outside any one item names: 'bucket NAME' in the single form, 'buckets' in the list form."""
+    return list_option if params[list_option] is not None else "%s %s" % (kind, params["name"])
+
+
+def converge(module, kind, list_option, converge_item):
+    """Converge the single item given by the module's own options, or every item of `list_option`.
+
+    `converge_item(desired)` plans, applies (unless in check mode) and returns
+    the item's result: name, changed, and diff in diff mode. The single form
+    returns that result without the name; the list form returns
+    `changed` (any item changed), `results` (one per item, in order) and, in
+    diff mode, one diff per changed item. Items run in order over the
+    module's one connection; the first that fails stops the run with an
+    error naming it (MinioItemError).
+    """
+    items = module.params[list_option]
+    if items is None:
+        result = converge_item(module.params)
+        result.pop("name", None)
+        return result
+    results = []
+    for item in items:
+        try:
+            results.append(converge_item(item))
+        except domain_errors() as exc:
+            raise MinioItemError("%s %s" % (kind, item["name"]), exc, results) from exc
+    result = dict(changed=any(item["changed"] for item in results), results=results)
+    if module._diff:
+        header = "%s %%s" % kind
+        result["diff"] = [
+            dict(item["diff"], before_header=header % item["name"], after_header=header % item["name"])
+            for item in results
+            if item["changed"]
+        ]
+    return result
+
+
+def list_form_checks(item_options, list_option):
+    """AnsibleModule checks for a module with a list form: the name or the list, never both forms at once."""
+    return dict(
+        mutually_exclusive=[(list_option, option) for option in item_options],
+        required_one_of=[("name", list_option)],
+    )
 
 
 def split_endpoint(endpoint):

@@ -14,6 +14,8 @@ description:
     noncurrent versions) and, for buckets created with object lock, the
     default retention.
   - Options left unset are not managed, so a task may own only part of a bucket's configuration.
+  - Give one bucket with O(name) and its options, or many with O(buckets); the list form converges
+    every bucket in one module run over one connection, which is much faster than a loop.
 author:
   - baremetal.mlops maintainers (@baremetal-mlops)
 extends_documentation_fragment:
@@ -27,9 +29,10 @@ attributes:
     description: Shows the bucket's configuration before and after.
 options:
   name:
-    description: Name of the bucket.
+    description:
+      - Name of the bucket.
+      - Required unless O(buckets) is given; the other options of one bucket go with it.
     type: str
-    required: true
   state:
     description:
       - V(present) creates the bucket when it is missing; V(absent) deletes it.
@@ -93,6 +96,72 @@ options:
       - With O(state=absent), delete every object and object version first; without it a non-empty bucket is an error.
     type: bool
     default: false
+  buckets:
+    description:
+      - Many buckets in one run, instead of O(name) and the options of a single bucket.
+      - Each item takes the options of one bucket, with the same meaning and defaults.
+      - Buckets are converged in order; the first that fails stops the run, and the error names it.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the bucket.
+        type: str
+        required: true
+      state:
+        description: V(present) creates the bucket when it is missing; V(absent) deletes it.
+        type: str
+        choices: [present, absent]
+        default: present
+      versioning:
+        description:
+          - V(enabled) keeps every version of every object; V(suspended) stops keeping new versions.
+          - A bucket's versioning cannot go back to V(disabled) once it was on.
+        type: str
+        choices: [enabled, suspended, disabled]
+      object_lock:
+        description: Create the bucket with object lock (WORM), which also turns versioning on; chosen at creation.
+        type: bool
+      object_lock_retention:
+        description: Default retention applied to new objects of a bucket with object lock.
+        type: dict
+        suboptions:
+          mode:
+            description: V(GOVERNANCE) lets privileged users shorten retention; V(COMPLIANCE) lets nobody.
+            type: str
+            choices: [GOVERNANCE, COMPLIANCE]
+            required: true
+          days:
+            description: Retention in days.
+            type: int
+            required: true
+      lifecycle_rules:
+        description: The bucket's whole lifecycle configuration, as O(lifecycle_rules); an empty list removes it.
+        type: list
+        elements: dict
+        suboptions:
+          id:
+            description: Unique name of the rule.
+            type: str
+            required: true
+          prefix:
+            description: Object key prefix the rule applies to; empty means the whole bucket.
+            type: str
+            default: ""
+          enabled:
+            description: Whether the rule is in force.
+            type: bool
+            default: true
+          expiration_days:
+            description: Delete current objects this many days after creation.
+            type: int
+          noncurrent_expiration_days:
+            description: Delete noncurrent versions this many days after they became noncurrent.
+            type: int
+      force:
+        description: With O(buckets[].state=absent), delete every object and object version first.
+        type: bool
+        default: false
 notes:
   - Uses S3 API calls only (no MinIO admin API), so it works with any S3-compatible store;
     a store that does not implement object lock reads as a bucket without it.
@@ -121,6 +190,20 @@ EXAMPLES = r"""
       mode: GOVERNANCE
       days: 365
 
+- name: Every bucket of the platform in one module run
+  baremetal.mlops.minio_bucket:
+    buckets:
+      - name: mlflow-artifacts
+        versioning: enabled
+        lifecycle_rules:
+          - id: scratch-30d
+            prefix: scratch/
+            expiration_days: 30
+      - name: team-a
+      - name: team-b-old
+        state: absent
+        force: true
+
 - name: Remove a team's scratch bucket and everything in it
   baremetal.mlops.minio_bucket:
     name: team-a-scratch
@@ -131,7 +214,7 @@ EXAMPLES = r"""
 RETURN = r"""
 bucket:
   description: The bucket's configuration after the task (as predicted in check mode); null when absent.
-  returned: always
+  returned: with O(name)
   type: dict
   contains:
     name:
@@ -163,10 +246,54 @@ bucket:
         noncurrent_expiration_days: null
 steps:
   description: What the task changed (or would change in check mode), in order.
-  returned: always
+  returned: with O(name)
   type: list
   elements: str
   sample: [create, versioning, lifecycle]
+results:
+  description:
+    - One result per item of O(buckets), in order; when an item fails, the results of the items before it.
+    - The task is changed when any item changed.
+  returned: with O(buckets)
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Bucket name.
+      type: str
+    changed:
+      description: Whether this bucket changed (would change, in check mode).
+      type: bool
+    steps:
+      description: What was changed for this bucket, as RV(steps).
+      type: list
+      elements: str
+    bucket:
+      description: This bucket's configuration after the task, as RV(bucket).
+      type: dict
+    diff:
+      description: This bucket's configuration before and after.
+      type: dict
+      returned: in diff mode
+  sample:
+    - name: mlflow-artifacts
+      changed: true
+      steps: [create, versioning, lifecycle]
+      bucket:
+        name: mlflow-artifacts
+        versioning: enabled
+        object_lock: false
+        object_lock_retention: null
+        lifecycle_rules: []
+    - name: team-a
+      changed: false
+      steps: []
+      bucket:
+        name: team-a
+        versioning: disabled
+        object_lock: false
+        object_lock_retention: null
+        lifecycle_rules: []
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -174,17 +301,20 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.baremetal.mlops.plugins.module_utils.minio import (
     apply_bucket,
     connect,
+    converge,
     desired_bucket_view,
+    list_form_checks,
     minio_argument_spec,
     plan_bucket,
     read_bucket,
     run_minio_module,
+    subject,
 )
 
 
-def argument_spec():
-    spec = minio_argument_spec()
-    spec.update(
+def bucket_options():
+    """The options of one bucket: the module's own (single form) and those of each O(buckets) item."""
+    return dict(
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         versioning=dict(type="str", choices=["enabled", "suspended", "disabled"]),
@@ -209,27 +339,44 @@ def argument_spec():
         ),
         force=dict(type="bool", default=False),
     )
+
+
+def argument_spec():
+    spec = minio_argument_spec()
+    spec.update(bucket_options())
+    # Required in the single form only; required_one_of asks for it or the list.
+    spec["name"] = dict(type="str")
+    spec["buckets"] = dict(type="list", elements="dict", options=bucket_options())
     return spec
 
 
-def ensure_bucket(module):
-    s3, _admin = connect(module.params)
-    desired = module.params
+def converge_bucket(module, s3, desired):
+    """Plan one bucket, apply the plan unless in check mode, and return the bucket's result."""
+    desired = dict(desired, region=module.params["region"])
     current = read_bucket(s3, desired["name"])
     steps = plan_bucket(current, desired)
     after = desired_bucket_view(current, desired)
     if steps and not module.check_mode:
         apply_bucket(s3, desired, steps)
         after = read_bucket(s3, desired["name"])
-    result = dict(changed=bool(steps), steps=steps, bucket=after)
+    result = dict(name=desired["name"], changed=bool(steps), steps=steps, bucket=after)
     if module._diff:
         result["diff"] = dict(before=current or {}, after=after or {})
     return result
 
 
+def ensure_bucket(module):
+    s3, _admin = connect(module.params)
+    return converge(module, "bucket", "buckets", lambda desired: converge_bucket(module, s3, desired))
+
+
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_minio_module(module, ensure_bucket, "bucket %s" % module.params["name"])
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        supports_check_mode=True,
+        **list_form_checks(bucket_options(), "buckets"),
+    )
+    run_minio_module(module, ensure_bucket, subject(module.params, "bucket", "buckets"))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ description:
     (the usual per-team grant).
   - Policies are compared in a canonical form (statement order, and the order
     of actions and resources, do not count), so re-runs report no change.
+  - Give one policy with O(name) and its options, or many with O(policies); the list form converges
+    every policy in one module run over one connection, which is much faster than a loop.
 author:
   - baremetal.mlops maintainers (@baremetal-mlops)
 extends_documentation_fragment:
@@ -28,9 +30,10 @@ attributes:
     description: Shows the policy document before and after.
 options:
   name:
-    description: Name of the policy.
+    description:
+      - Name of the policy.
+      - Required unless O(policies) is given; the other options of one policy go with it.
     type: str
-    required: true
   state:
     description: V(present) creates or updates the policy; V(absent) deletes it.
     type: str
@@ -51,6 +54,39 @@ options:
     type: str
     choices: [read-only, read-write]
     default: read-write
+  policies:
+    description:
+      - Many policies in one run, instead of O(name) and the options of a single policy.
+      - Each item takes the options of one policy, with the same meaning and defaults.
+      - Policies are converged in order; the first that fails stops the run, and the error names it.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the policy.
+        type: str
+        required: true
+      state:
+        description: V(present) creates or updates the policy; V(absent) deletes it.
+        type: str
+        choices: [present, absent]
+        default: present
+      policy:
+        description:
+          - The policy document (IAM JSON, as a mapping or a JSON string).
+          - With O(policies[].state=present), this or O(policies[].buckets) is required.
+        type: raw
+      buckets:
+        description: Buckets the policy grants O(policies[].access) to, instead of O(policies[].policy).
+        type: list
+        elements: str
+      access:
+        description:
+          - With O(policies[].buckets), V(read-only) lets the holder list and read objects;
+            V(read-write) also write and delete them.
+        type: str
+        choices: [read-only, read-write]
+        default: read-write
 """
 
 EXAMPLES = r"""
@@ -62,6 +98,17 @@ EXAMPLES = r"""
     name: team-a-rw
     buckets: [team-a]
     access: read-write
+
+- name: A read-write policy per team, in one module run
+  baremetal.mlops.minio_policy:
+    policies:
+      - name: team-a-rw
+        buckets: [team-a, team-a-models]
+      - name: team-b-rw
+        buckets: [team-b]
+      - name: datasets-read
+        buckets: [training-datasets]
+        access: read-only
 
 - name: A policy written out in full
   baremetal.mlops.minio_policy:
@@ -77,7 +124,7 @@ EXAMPLES = r"""
 RETURN = r"""
 policy:
   description: The policy document after the task, in canonical form; null when absent.
-  returned: always
+  returned: with O(name)
   type: dict
   sample:
     Version: "2012-10-17"
@@ -85,6 +132,40 @@ policy:
       - Effect: Allow
         Action: ["s3:GetObject"]
         Resource: ["arn:aws:s3:::training-datasets/*"]
+results:
+  description:
+    - One result per item of O(policies), in order; when an item fails, the results of the items before it.
+    - The task is changed when any item changed.
+  returned: with O(policies)
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Policy name.
+      type: str
+    changed:
+      description: Whether this policy changed (would change, in check mode).
+      type: bool
+    policy:
+      description: This policy's document after the task, as RV(policy).
+      type: dict
+    diff:
+      description: This policy's document before and after.
+      type: dict
+      returned: in diff mode
+  sample:
+    - name: team-a-rw
+      changed: false
+      policy:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Action: ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
+            Resource: ["arn:aws:s3:::team-a"]
+          - Effect: Allow
+            Action: ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject",
+                     "s3:ListMultipartUploadParts", "s3:PutObject"]
+            Resource: ["arn:aws:s3:::team-a/*"]
 """
 
 import json
@@ -95,21 +176,38 @@ from ansible_collections.baremetal.mlops.plugins.module_utils.minio import (
     MinioModuleError,
     bucket_policy,
     connect,
+    converge,
+    list_form_checks,
     minio_argument_spec,
     normalize_policy,
     read_policy,
     run_minio_module,
+    subject,
 )
 
 
-def argument_spec():
-    spec = minio_argument_spec()
-    spec.update(
+def policy_options():
+    """The options of one policy: the module's own (single form) and those of each O(policies) item."""
+    return dict(
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         policy=dict(type="raw"),
         buckets=dict(type="list", elements="str"),
         access=dict(type="str", default="read-write", choices=["read-only", "read-write"]),
+    )
+
+
+def argument_spec():
+    spec = minio_argument_spec()
+    spec.update(policy_options())
+    # Required in the single form only; required_one_of asks for it or the list.
+    spec["name"] = dict(type="str")
+    spec["policies"] = dict(
+        type="list",
+        elements="dict",
+        options=policy_options(),
+        mutually_exclusive=[("policy", "buckets")],
+        required_if=[("state", "present", ("policy", "buckets"), True)],
     )
     return spec
 
@@ -128,34 +226,42 @@ def wanted_policy(params):
     return normalize_policy(document)
 
 
-def ensure_policy(module):
-    params = module.params
-    _s3, admin = connect(params)
-    current = read_policy(admin, params["name"])
-    if params["state"] == "absent":
+def converge_policy(module, admin, desired):
+    """Compare one policy with the server's, write or delete it unless in check mode, and return its result."""
+    name = desired["name"]
+    current = read_policy(admin, name)
+    if desired["state"] == "absent":
         after = None
         changed = current is not None
         if changed and not module.check_mode:
-            admin.policy_remove(params["name"])
+            admin.policy_remove(name)
     else:
-        after = wanted_policy(params)
+        after = wanted_policy(desired)
         changed = after != current
         if changed and not module.check_mode:
-            admin.policy_add(params["name"], policy=after)
-    result = dict(changed=changed, policy=after)
+            admin.policy_add(name, policy=after)
+    result = dict(name=name, changed=changed, policy=after)
     if module._diff:
         result["diff"] = dict(before=current or {}, after=after or {})
     return result
 
 
+def ensure_policy(module):
+    _s3, admin = connect(module.params)
+    return converge(module, "policy", "policies", lambda desired: converge_policy(module, admin, desired))
+
+
 def main():
+    checks = list_form_checks(policy_options(), "policies")
+    checks["mutually_exclusive"].append(("policy", "buckets"))
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("policy", "buckets")],
-        required_if=[("state", "present", ("policy", "buckets"), True)],
+        # In the list form each item asks this of itself; the list stands in for the single form's document.
+        required_if=[("state", "present", ("policy", "buckets", "policies"), True)],
         supports_check_mode=True,
+        **checks,
     )
-    run_minio_module(module, ensure_policy, "policy %s" % module.params["name"])
+    run_minio_module(module, ensure_policy, subject(module.params, "policy", "policies"))
 
 
 if __name__ == "__main__":

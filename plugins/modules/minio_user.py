@@ -15,6 +15,8 @@ description:
   - The server never returns a user's secret key; with O(update_secret=always)
     the module checks it by signing a request with it, so a re-run with the
     same secret reports no change.
+  - Give one user with O(name) and its options, or many with O(users); the list form converges
+    every user in one module run over one connection, which is much faster than a loop.
 author:
   - baremetal.mlops maintainers (@baremetal-mlops)
 extends_documentation_fragment:
@@ -28,9 +30,10 @@ attributes:
     description: Shows the user's status and policies before and after; never the secret.
 options:
   name:
-    description: The user's access key (its name).
+    description:
+      - The user's access key (its name).
+      - Required unless O(users) is given; the other options of one user go with it.
     type: str
-    required: true
   secret:
     description:
       - The user's secret key, 8 to 40 characters. Required to create the user.
@@ -59,21 +62,63 @@ options:
     type: str
     choices: [always, on_create]
     default: always
+  users:
+    description:
+      - Many users in one run, instead of O(name) and the options of a single user.
+      - Each item takes the options of one user, with the same meaning and defaults;
+        the secrets inside the list are kept out of logs like O(secret).
+      - Users are converged in order; the first that fails stops the run, and the error names it.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The user's access key (its name).
+        type: str
+        required: true
+      secret:
+        description: The user's secret key, 8 to 40 characters. Required to create the user.
+        type: str
+      state:
+        description: V(present) creates or updates the user; V(absent) deletes it.
+        type: str
+        choices: [present, absent]
+        default: present
+      status:
+        description: Whether the user may sign in.
+        type: str
+        choices: [enabled, disabled]
+        default: enabled
+      policies:
+        description:
+          - Names of the policies the user holds; policies not listed are detached. An empty list detaches all.
+          - Left unset, the user's policies are not managed.
+        type: list
+        elements: str
+      update_secret:
+        description:
+          - V(always) sets O(users[].secret) whenever the server does not accept it;
+            V(on_create) sets it only when creating the user.
+        type: str
+        choices: [always, on_create]
+        default: always
 """
 
 EXAMPLES = r"""
-- name: A user per team, holding its team's bucket policy
+- name: A user per team holding its team's bucket policy, and one locked out, in one module run
   baremetal.mlops.minio_user:
     endpoint: http://ml-artifacts-hl.ml-storage.svc:9000
     access_key: "{{ minio_root_user }}"
     secret_key: "{{ minio_root_password }}"
-    name: "{{ item.name }}"
-    secret: "{{ item.secret }}"
-    policies: ["{{ item.name }}-rw"]
-  loop: "{{ minio_teams }}"
-  loop_control:
-    label: "{{ item.name }}"
-  no_log: true
+    users:
+      - name: team-a
+        secret: "{{ team_a_secret }}"
+        policies: [team-a-rw]
+      - name: team-b
+        secret: "{{ team_b_secret }}"
+        policies: [team-b-rw]
+      - name: team-c
+        status: disabled
+  no_log: true  # the users' secrets and the root password
 
 - name: Lock out a user without deleting it
   baremetal.mlops.minio_user:
@@ -84,7 +129,7 @@ EXAMPLES = r"""
 RETURN = r"""
 user:
   description: The user after the task (as predicted in check mode), without its secret; null when absent.
-  returned: always
+  returned: with O(name)
   type: dict
   contains:
     name:
@@ -103,10 +148,44 @@ user:
     policies: [team-a-rw]
 steps:
   description: What the task changed (or would change in check mode), in order.
-  returned: always
+  returned: with O(name)
   type: list
   elements: str
   sample: [create, policies]
+results:
+  description:
+    - One result per item of O(users), in order, never with a secret; when an item fails, the results of the
+      items before it.
+    - The task is changed when any item changed.
+  returned: with O(users)
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Access key.
+      type: str
+    changed:
+      description: Whether this user changed (would change, in check mode).
+      type: bool
+    steps:
+      description: What was changed for this user, as RV(steps).
+      type: list
+      elements: str
+    user:
+      description: This user after the task, as RV(user).
+      type: dict
+    diff:
+      description: This user's status and policies before and after.
+      type: dict
+      returned: in diff mode
+  sample:
+    - name: team-a
+      changed: true
+      steps: [create, policies]
+      user:
+        name: team-a
+        status: enabled
+        policies: [team-a-rw]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -115,17 +194,20 @@ from ansible_collections.baremetal.mlops.plugins.module_utils.minio import (
     MinioModuleError,
     apply_user,
     connect,
+    converge,
+    list_form_checks,
     minio_argument_spec,
     plan_user,
     read_user,
     run_minio_module,
     secret_matches,
+    subject,
 )
 
 
-def argument_spec():
-    spec = minio_argument_spec()
-    spec.update(
+def user_options():
+    """The options of one user: the module's own (single form) and those of each O(users) item."""
+    return dict(
         name=dict(type="str", required=True),
         secret=dict(type="str", no_log=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -133,6 +215,14 @@ def argument_spec():
         policies=dict(type="list", elements="str"),
         update_secret=dict(type="str", default="always", choices=["always", "on_create"], no_log=False),
     )
+
+
+def argument_spec():
+    spec = minio_argument_spec()
+    spec.update(user_options())
+    # Required in the single form only; required_one_of asks for it or the list.
+    spec["name"] = dict(type="str")
+    spec["users"] = dict(type="list", elements="dict", options=user_options())
     return spec
 
 
@@ -140,40 +230,48 @@ def user_view(name, user):
     return dict(name=name, status=user["status"], policies=sorted(user["policies"])) if user else None
 
 
-def ensure_user(module):
-    params = module.params
-    name = params["name"]
-    _s3, admin = connect(params)
+def converge_user(module, admin, desired):
+    """Plan one user, apply the plan unless in check mode, and return the user's result (never its secret)."""
+    name = desired["name"]
     current = read_user(admin, name)
-    if params["state"] == "present":
-        if current is None and not params["secret"]:
+    if desired["state"] == "present":
+        if current is None and not desired["secret"]:
             raise MinioModuleError("secret is required to create user %s" % name)
-        if params["secret"] is not None and not 8 <= len(params["secret"]) <= 40:
+        if desired["secret"] is not None and not 8 <= len(desired["secret"]) <= 40:
             raise MinioModuleError("secret must be 8 to 40 characters long")
     secret_ok = None
-    check_secret = params["state"] == "present" and params["update_secret"] == "always" and params["secret"]
+    check_secret = desired["state"] == "present" and desired["update_secret"] == "always" and desired["secret"]
     # A disabled user cannot sign requests, so its secret cannot be checked; it is left as is.
     if current is not None and current["status"] == "enabled" and check_secret:
-        secret_ok = secret_matches(params, name, params["secret"])
-    steps = plan_user(current, params, secret_ok)
+        secret_ok = secret_matches(module.params, name, desired["secret"])
+    steps = plan_user(current, desired, secret_ok)
     after = None
-    if params["state"] == "present":
-        after = dict(status=params["status"], policies=current["policies"] if current else [])
-        if params["policies"] is not None:
-            after["policies"] = sorted(set(params["policies"]))
+    if desired["state"] == "present":
+        after = dict(status=desired["status"], policies=current["policies"] if current else [])
+        if desired["policies"] is not None:
+            after["policies"] = sorted(set(desired["policies"]))
     if steps and not module.check_mode:
-        apply_user(admin, params, current, steps)
+        apply_user(admin, desired, current, steps)
         after = read_user(admin, name)
-    result = dict(changed=bool(steps), steps=steps, user=user_view(name, after))
+    result = dict(name=name, changed=bool(steps), steps=steps, user=user_view(name, after))
     if module._diff:
         # The secret never appears: a changed secret shows as the step 'secret'.
         result["diff"] = dict(before=user_view(name, current) or {}, after=user_view(name, after) or {})
     return result
 
 
+def ensure_user(module):
+    _s3, admin = connect(module.params)
+    return converge(module, "user", "users", lambda desired: converge_user(module, admin, desired))
+
+
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_minio_module(module, ensure_user, "user %s" % module.params["name"])
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        supports_check_mode=True,
+        **list_form_checks(user_options(), "users"),
+    )
+    run_minio_module(module, ensure_user, subject(module.params, "user", "users"))
 
 
 if __name__ == "__main__":

@@ -141,3 +141,77 @@ def test_team_users_are_confined_to_their_buckets(run_task, data_services, uniqu
         assert run_task("minio_user", dict(name=team, state="absent"))["changed"] is False
         assert run_task("minio_policy", dict(name=f"{team}-rw", state="absent"))["changed"] is True
         assert run_task("minio_bucket", dict(name=team, state="absent", force=True))["changed"] is True
+
+
+def test_list_forms_converge_buckets_policies_and_users_in_one_run_each(run_task, data_services, unique):
+    teams = {f"la-{unique}": f"secret-la-{unique}", f"lb-{unique}": f"secret-lb-{unique}"}
+    buckets = dict(
+        buckets=[
+            dict(
+                name=f"shared-{unique}",
+                versioning="enabled",
+                lifecycle_rules=[dict(id="tmp", prefix="tmp/", expiration_days=2)],
+            ),
+            *[dict(name=team) for team in teams],
+        ]
+    )
+    policies = dict(policies=[dict(name=f"{team}-rw", buckets=[team]) for team in teams])
+    users = dict(users=[dict(name=team, secret=secret, policies=[f"{team}-rw"]) for team, secret in teams.items()])
+    s3 = s3_client(data_services)
+
+    # Check mode predicts every item and makes none.
+    for module, args in (("minio_bucket", buckets), ("minio_policy", policies), ("minio_user", users)):
+        predicted = run_task(module, args, check=True, diff=True)
+        assert predicted["changed"] is True, predicted
+        assert [r["changed"] for r in predicted["results"]] == [True] * len(predicted["results"])
+        assert [d["before"] for d in predicted["diff"]] == [{}] * len(predicted["results"])
+    assert not any(s3.bucket_exists(b["name"]) for b in buckets["buckets"])
+
+    made = run_task("minio_bucket", buckets, diff=True)
+    assert [(r["name"], r["steps"]) for r in made["results"]] == [
+        (f"shared-{unique}", ["create", "versioning", "lifecycle"]),
+        *[(team, ["create"]) for team in teams],
+    ]
+    assert s3.get_bucket_versioning(f"shared-{unique}").status == "Enabled"
+    assert s3.get_bucket_lifecycle(f"shared-{unique}").rules[0].expiration.days == 2
+    assert run_task("minio_policy", policies)["changed"] is True
+    made = run_task("minio_user", users, diff=True)
+    assert [(r["name"], r["user"]["policies"]) for r in made["results"]] == [(t, [f"{t}-rw"]) for t in teams]
+    assert not any(secret in str(made) for secret in teams.values()), "a secret in the list must never be returned"
+
+    # A second run changes nothing, item by item.
+    for module, args in (("minio_bucket", buckets), ("minio_policy", policies), ("minio_user", users)):
+        again = run_task(module, args)
+        assert again["changed"] is False, again
+        assert not any(r["changed"] for r in again["results"])
+
+    # Each team reaches its own bucket only.
+    team_a, team_b = list(teams)
+    as_a = s3_client(data_services, team_a, teams[team_a])
+    as_a.put_object(team_a, "model.pkl", io.BytesIO(b"weights"), 7)
+    with pytest.raises(S3Error) as denied:
+        as_a.put_object(team_b, "model.pkl", io.BytesIO(b"weights"), 7)
+    assert denied.value.code == "AccessDenied"
+
+    # The failing item is named; the items before it are converged and reported.
+    shared = f"shared-{unique}"
+    refused = run_task(
+        "minio_bucket", dict(buckets=[dict(name=f"extra-{unique}"), dict(name=shared, versioning="disabled")])
+    )
+    assert refused.get("failed") is True
+    assert (
+        refused["msg"]
+        == f"bucket {shared}: versioning of bucket '{shared}' cannot go back to disabled once on; use suspended"
+    )
+    assert [(r["name"], r["changed"]) for r in refused["results"]] == [(f"extra-{unique}", True)]
+
+    gone = run_task("minio_user", dict(users=[dict(name=team, state="absent") for team in teams]))
+    assert [r["steps"] for r in gone["results"]] == [["delete"], ["delete"]]
+    gone = run_task("minio_policy", dict(policies=[dict(name=f"{team}-rw", state="absent") for team in teams]))
+    assert gone["changed"] is True
+    everything = [*buckets["buckets"], dict(name=f"extra-{unique}")]
+    gone = run_task(
+        "minio_bucket", dict(buckets=[dict(name=b["name"], state="absent", force=True) for b in everything])
+    )
+    assert [r["changed"] for r in gone["results"]] == [True] * 4
+    assert not any(s3.bucket_exists(b["name"]) for b in everything)

@@ -176,8 +176,22 @@ def test_converge_makes_what_the_inventory_asks_then_changes_nothing(converge, c
     register(cleanup, variables)
     rc, stats, tasks = converge(variables)
     assert rc == 0, tasks
-    assert stats["changed"] == 3, stats  # buckets, policies, users
-    assert len(tasks["Buckets with their versioning and scratch-prefix expiry"]["results"]) == 6
+    assert stats["changed"] == 3, stats  # buckets, policies, users: one module run each, every item in it
+    results = tasks["Buckets with their versioning and scratch-prefix expiry"]["results"]
+    assert [(r["name"], r["changed"]) for r in results] == [
+        (name, True)
+        for name in [b["name"] for b in variables["minio_buckets"]]
+        + [name for team in variables["minio_teams"] for name in team["buckets"]]
+    ], results
+    users = tasks["Team users holding only their team's policy (MinIO admin API)"]["results"]
+    assert [(u["name"], u["steps"]) for u in users] == [
+        (f"ta-{unique}", ["create", "policies"]),
+        (f"tb-{unique}-svc", ["create", "policies"]),
+    ], users
+    # no_log: the results say what changed, never a secret.
+    output = json.dumps(tasks)
+    assert data_services["MINIO_SECRET_KEY"] not in output
+    assert all(team["s3_secret_key"] not in output for team in variables["minio_teams"])
 
     s3, admin = s3_client(data_services), admin_client(data_services)
     assert s3.get_bucket_versioning(f"artifacts-{unique}").status == "Enabled"
@@ -232,6 +246,8 @@ def test_check_mode_reports_a_changed_inventory_and_changes_nothing(converge, cl
     variables = inventory(unique)
     register(cleanup, variables)
     assert converge(variables)[0] == 0
+    rc, stats, _ = converge(variables, check=True)
+    assert (rc, stats["changed"]) == (0, 0), stats  # converged: check mode predicts no change
 
     changed = json.loads(json.dumps(variables))
     changed["minio_buckets"][1]["scratch_expiration_days"] = 1
@@ -243,10 +259,16 @@ def test_check_mode_reports_a_changed_inventory_and_changes_nothing(converge, cl
 
     rc, stats, tasks = converge(changed, check=True)
     assert rc == 0, tasks
+    # The runs bucket's rules and the two new buckets; the new team's policy; its user.
     assert stats["changed"] == 3, stats
-    # no_log hides each bucket's steps, not whether it changed: the runs bucket's rules and the two new buckets.
+    # Each item's prediction: the runs bucket's rules and the two new buckets.
     results = tasks["Buckets with their versioning and scratch-prefix expiry"]["results"]
     assert [r["changed"] for r in results] == [False, True, False, True] + [False] * 3 + [True], results
+    assert [r["steps"] for r in results if r["changed"]] == [
+        ["lifecycle"],
+        ["create", "versioning", "lifecycle"],
+        ["create", "lifecycle"],
+    ]
 
     s3, admin = s3_client(data_services), admin_client(data_services)
     assert not s3.bucket_exists(f"new-{unique}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.baremetal.mlops.plugins.modules import minio_user
 from ansible_collections.baremetal.mlops.tests.unit.plugins.modules.utils import FakeAdmin, FakeS3, run_module
@@ -89,3 +90,87 @@ def test_secrets_are_no_log():
     spec = minio_user.argument_spec()
     assert spec["secret"]["no_log"] is True
     assert spec["secret_key"]["no_log"] is True
+
+
+# ------------------------------------------------------------ list form
+
+
+def test_list_form_converges_every_user_over_one_connection(admin, monkeypatch):
+    opened = []
+    monkeypatch.setattr(minio_user, "connect", lambda params, **kw: opened.append(1) or (FakeS3(), admin))
+    admin.users["kept"] = dict(status="enabled", policies=["kept-rw"], secret="kept-secret")
+    admin.users["gone"] = dict(status="enabled", policies=[], secret="gone-secret")
+    users = [
+        dict(name="team-a", secret="team-a-secret", policies=["team-a-rw"]),
+        dict(name="kept", secret="kept-secret", policies=["kept-rw"]),
+        dict(name="locked", secret="locked-secret", status="disabled"),
+        dict(name="gone", state="absent"),
+    ]
+    result, failed = run(dict(users=users), diff=True)
+    assert not failed, result
+    assert opened == [1]
+    assert [(r["name"], r["changed"], r["steps"]) for r in result["results"]] == [
+        ("team-a", True, ["create", "policies"]),
+        ("kept", False, []),
+        ("locked", True, ["create", "status"]),
+        ("gone", True, ["delete"]),
+    ]
+    assert result["results"][0]["user"] == dict(name="team-a", status="enabled", policies=["team-a-rw"])
+    assert result["results"][3]["user"] is None
+    assert [d["before_header"] for d in result["diff"]] == ["user team-a", "user locked", "user gone"]
+    assert not any(user["secret"] in str(result) for user in users if "secret" in user)
+    assert admin.users["locked"]["status"] == "disabled"
+
+    writes = list(admin.writes)
+    result, failed = run(dict(users=users))
+    assert (failed, result["changed"]) == (False, False)
+    assert admin.writes == writes
+
+
+def test_list_form_check_mode_predicts_each_user_without_writing(admin):
+    admin.users["u"] = dict(status="enabled", policies=["old"], secret="u-secret-1")
+    users = [
+        dict(name="u", secret="u-secret-2", policies=["new"]),
+        dict(name="v", secret="v-secret-1"),
+        dict(name="w", state="absent"),
+    ]
+    result, failed = run(dict(users=users), check_mode=True, diff=True)
+    assert not failed, result
+    assert [(r["name"], r["changed"], r["steps"]) for r in result["results"]] == [
+        ("u", True, ["secret", "policies"]),
+        ("v", True, ["create"]),
+        ("w", False, []),
+    ]
+    assert result["results"][0]["diff"]["after"]["policies"] == ["new"]
+    assert admin.writes == []
+
+
+def test_list_form_failure_names_the_user(admin):
+    result, failed = run(dict(users=[dict(name="ok", secret="ok-secret"), dict(name="new")]))
+    assert failed
+    assert result["msg"] == "user new: secret is required to create user new"
+    assert [(r["name"], r["changed"]) for r in result["results"]] == [("ok", True)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (dict(name="a", users=[dict(name="b")]), "parameters are mutually exclusive: users|name"),
+        (dict(users=[dict(name="b")], secret="some-secret"), "parameters are mutually exclusive: users|secret"),
+        (dict(), "one of the following is required: name, users"),
+    ],
+)
+def test_list_form_bad_input(admin, args, message):
+    result, failed = run(args)
+    assert failed
+    assert result["msg"] == message
+
+
+def test_list_form_secrets_are_no_log():
+    spec = minio_user.argument_spec()
+    assert spec["users"]["options"]["secret"]["no_log"] is True
+    # AnsibleModule masks every item's secret in whatever the module returns or logs.
+    params = dict(CONNECTION, users=[dict(name="a", secret="secret-of-a"), dict(name="b", secret="secret-of-b")])
+    validated = ArgumentSpecValidator(spec).validate(params)
+    assert validated.error_messages == []
+    assert {"secret-of-a", "secret-of-b", CONNECTION["secret_key"]} <= validated._no_log_values
