@@ -54,11 +54,11 @@ def primary(data_services, run_task) -> Minio:
     return s3_client(data_services)
 
 
-def playbook(env: dict, name: str, **variables):
+def playbook(env: dict, name: str, check: bool = False, **variables):
     """(rc, failure messages, debug messages) of one playbook run on inventories/lab."""
     extra = {"ansible_python_interpreter": sys.executable, **variables}
     argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/lab", f"playbooks/{name}"]
-    argv += ["-e", json.dumps(extra)]
+    argv += ["-e", json.dumps(extra)] + (["--check"] if check else [])
     proc = subprocess.run(argv, env=ansible_json_env(env), cwd=ROOT, capture_output=True, text=True, check=False)
     try:
         report = json.loads(proc.stdout)
@@ -147,6 +147,12 @@ def test_backup_destroy_restore_drill_loses_nothing(
     data_services, running_data_services, primary, site, platform_data, unique
 ):
     backup = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{unique}"
+    # check mode: says what it would copy, writes nothing on the backup site
+    rc, failures, messages = playbook(data_services, "backup.yml", check=True, platform_backup_name=backup)
+    assert (rc, failures) == (0, []), messages
+    assert any(m.startswith(f"Would complete s3://{SITE_BUCKET}/{backup}/manifest.json") for m in messages), messages
+    assert not any(True for _ in site.list_objects(SITE_BUCKET, f"{backup}/", recursive=True))
+
     started = time.monotonic()
     rc, failures, messages = playbook(data_services, "backup.yml", platform_backup_name=backup)
     backup_seconds = time.monotonic() - started
@@ -173,6 +179,16 @@ def test_backup_destroy_restore_drill_loses_nothing(
     assert not list(primary.list_objects(ARTIFACTS, recursive=True))
 
     prefix = f"r{unique}-"
+    database = "mlflow_drill_" + backup.lower().replace("-", "_")
+    rc, failures, messages = playbook(
+        data_services, "restore-drill.yml", True, restore_drill_backup=backup, restore_drill_target_bucket_prefix=prefix
+    )
+    assert (rc, failures) == (0, []), messages
+    assert any(m.startswith(f"Would restore backup {backup} into the new database {database}") for m in messages)
+    assert not any(b.name.startswith(prefix) for b in site.list_buckets())
+    query = f"SELECT count(*) FROM pg_database WHERE datname = '{database}';"
+    assert running_data_services.psql(query) == "0"
+
     started = time.monotonic()
     rc, failures, messages = playbook(
         data_services, "restore-drill.yml", restore_drill_backup=backup, restore_drill_target_bucket_prefix=prefix
@@ -194,7 +210,6 @@ def test_backup_destroy_restore_drill_loses_nothing(
     versions = [o for o in restored.list_objects(prefix + ARTIFACTS, key, include_version=True) if o.object_name == key]
     assert len(versions) == 2
     # the restored database holds the experiments and runs as well as the registry
-    database = "mlflow_drill_" + backup.lower().replace("-", "_")
     names = restored_rows(running_data_services, database, "SELECT name FROM experiments ORDER BY name;")
     assert set(platform_data["experiments"]) <= set(names)
     run_ids = restored_rows(running_data_services, database, "SELECT run_uuid FROM runs;")
