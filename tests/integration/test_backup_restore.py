@@ -293,3 +293,23 @@ def test_a_corrupted_backup_object_fails_the_drill_naming_it(data_services, prim
     assert rc != 0
     expected = f"backup object {SITE_BUCKET}/{entry['backup_key']} (training-datasets/planted-{unique}.csv) is corrupt"
     assert any("part objects failed" in f and expected in f for f in failures), failures
+
+
+def test_no_credential_reaches_the_output_at_vvv(data_services, running_data_services, primary, unique):
+    backup = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-log-{unique}"
+    env = ansible_json_env(data_services) | {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"}
+    secrets = [v for v in running_data_services.settings.secret_values() if v]
+    runs = [
+        ("backup.yml", {"platform_backup_name": backup}),
+        ("restore-drill.yml", {"restore_drill_backup": backup, "restore_drill_target_bucket_prefix": f"l{unique}-"}),
+    ]
+    for name, variables in runs:
+        extra = {"ansible_python_interpreter": sys.executable, **variables}
+        argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-vvv", "-i", "inventories/lab"]
+        argv += [f"playbooks/{name}", "-e", json.dumps(extra)]
+        proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        output = proc.stdout + proc.stderr
+        assert "Backup complete" in output or "Restore drill passed" in output
+        leaked = [index for index, value in enumerate(secrets) if value in output]
+        assert leaked == [], f"{name} printed credentials number {leaked} of Settings.secret_values()"
