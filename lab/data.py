@@ -1,4 +1,4 @@
-"""The lab's data services: MinIO, PostgreSQL and the MLflow tracking server.
+"""The lab's data services: MinIO, PostgreSQL, the MLflow tracking server and the backup site.
 
 Each is a real program listening on loopback only (addresses: `lab_listen`
 in the lab inventory), with its state in .lab/data/ (git-ignored). Programs
@@ -10,6 +10,8 @@ PostgreSQL is Debian's (package postgresql), run in the foreground as user
 `postgres` when the lab runs as root. MLflow runs with the flags of the
 in-cluster deployment: a PostgreSQL backend store and
 --default-artifact-root s3://<lab_mlflow_artifact_bucket> on the MinIO endpoint.
+`minio_backup` is a second MinIO (same cached binary, its own data directory
+and root account) that playbooks/backup.yml mirrors to: the backup site.
 
 Credentials come from the lab inventory (generated secrets.yml) and never
 appear in a command line or a process environment: MinIO reads them from
@@ -31,7 +33,7 @@ from lab import processes as proc
 from lab import toolchain
 from lab.settings import Settings
 
-SERVICES = ("minio", "postgresql", "mlflow")
+SERVICES = ("minio", "minio_backup", "postgresql", "mlflow")
 
 
 class DataError(Exception):
@@ -47,6 +49,8 @@ class Data:
         self.manager = proc.Manager(settings.run_dir, settings.log_dir)
         self.minio = settings.endpoint("minio")
         self.minio_console = settings.endpoint("minio_console")
+        self.minio_backup = settings.endpoint("minio_backup")
+        self.minio_backup_console = settings.endpoint("minio_backup_console")
         self.postgres = settings.endpoint("postgresql")
         self.mlflow = settings.endpoint("mlflow")
         self.bucket = str(settings.var("lab_mlflow_artifact_bucket"))
@@ -127,26 +131,47 @@ class Data:
     # --- the processes -------------------------------------------------------------------------
 
     def spec(self, name: str) -> proc.Spec:
-        return {"minio": self.minio_spec, "postgresql": self.postgres_spec, "mlflow": self.mlflow_spec}[name]()
+        specs = {
+            "minio": self.minio_spec,
+            "minio_backup": self.minio_backup_spec,
+            "postgresql": self.postgres_spec,
+            "mlflow": self.mlflow_spec,
+        }
+        return specs[name]()
 
     def minio_spec(self) -> proc.Spec:
         s = self.settings
+        return self._minio("minio", self.minio, self.minio_console, s.minio_root_user, s.minio_root_password)
+
+    def minio_backup_spec(self) -> proc.Spec:
+        """The backup site: a second MinIO with its own data directory and root account."""
+        s = self.settings
+        return self._minio(
+            "minio_backup",
+            self.minio_backup,
+            self.minio_backup_console,
+            s.minio_backup_root_user,
+            s.minio_backup_root_password,
+        )
+
+    def _minio(self, name: str, api, console, user: str, password: str) -> proc.Spec:
         binary = toolchain.minio_binary(self.pins["minio"])
-        user_file, password_file = self.secrets_dir / "minio-root-user", self.secrets_dir / "minio-root-password"
+        stem = name.replace("_", "-")
+        user_file, password_file = self.secrets_dir / f"{stem}-root-user", self.secrets_dir / f"{stem}-root-password"
         return proc.Spec(
-            "minio",
+            name,
             [
                 str(binary),
                 "server",
                 "--quiet",
                 "--address",
-                self.minio.address,
+                api.address,
                 "--console-address",
-                self.minio_console.address,
-                str(self.home / "minio"),
+                console.address,
+                str(self.home / stem),
             ],
-            [self.minio, self.minio_console],
-            lambda: proc.http_ok(self.minio.url("/minio/health/ready")),
+            [api, console],
+            lambda: proc.http_ok(api.url("/minio/health/ready")),
             env={
                 "MINIO_ROOT_USER_FILE": str(user_file),
                 "MINIO_ROOT_PASSWORD_FILE": str(password_file),
@@ -154,7 +179,7 @@ class Data:
                 "MINIO_CALLHOME_ENABLE": "off",
             },
             start_timeout=60,
-            private_files=lambda: {user_file: s.minio_root_user + "\n", password_file: s.minio_root_password + "\n"},
+            private_files=lambda: {user_file: user + "\n", password_file: password + "\n"},
         )
 
     def postgres_spec(self) -> proc.Spec:
@@ -218,12 +243,12 @@ class Data:
 
     # --- one-time preparation ------------------------------------------------------------------
 
-    def prepare_minio(self) -> None:
+    def prepare_minio(self, name: str = "minio") -> None:
         try:
             toolchain.build_minio(self.pins["minio"])
         except RuntimeError as exc:
             raise DataError(str(exc)) from exc
-        (self.home / "minio").mkdir(parents=True, exist_ok=True)
+        (self.home / name.replace("_", "-")).mkdir(parents=True, exist_ok=True)
 
     def prepare_postgres(self) -> None:
         """initdb once, the superuser's password from a 0600 --pwfile."""
@@ -321,8 +346,8 @@ class Data:
         self.write_client_files()
         try:
             for name in self.ordered(names):
-                if name == "minio":
-                    self.prepare_minio()
+                if name in ("minio", "minio_backup"):
+                    self.prepare_minio(name)
                 elif name == "postgresql":
                     self.prepare_postgres()
                 elif name == "mlflow":

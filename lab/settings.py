@@ -255,6 +255,14 @@ class Settings:
         return str(self.var("minio_root_password"))
 
     @property
+    def minio_backup_root_user(self) -> str:
+        return str(self.var("lab_minio_backup_root_user"))
+
+    @property
+    def minio_backup_root_password(self) -> str:
+        return str(self.var("lab_minio_backup_root_password"))
+
+    @property
     def postgres_superuser_password(self) -> str:
         return str(self.var("lab_postgres_superuser_password"))
 
@@ -269,7 +277,8 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """Every credential the lab's inventory holds (for tests that look for leaks)."""
-        values = [self.minio_root_password, self.postgres_superuser_password, self.mlflow_db["password"]]
+        values = [self.minio_root_password, self.minio_backup_root_password, self.postgres_superuser_password]
+        values.append(self.mlflow_db["password"])
         values += [str(team["s3_secret_key"]) for team in self.var("platform_teams")]
         return values
 

@@ -167,6 +167,50 @@ class MlflowClient:
     def delete_alias(self, name, alias):
         self.request("DELETE", "/registered-models/alias", dict(name=name, alias=alias))
 
+    def _pages(self, path, field, query):
+        """Every item of a paged search (`field` of each page)."""
+        found, token = [], None
+        while True:
+            args = dict(query)
+            if token:
+                args["page_token"] = token
+            data = self.request("GET", path, query=args)
+            found += data.get(field, [])
+            token = data.get("next_page_token")
+            if not token:
+                return found
+
+    def registry(self):
+        """Every registered model with its aliases and all its versions (a backup manifest's registry part)."""
+        models = []
+        for raw in self._pages("/registered-models/search", "registered_models", {"max_results": 100}):
+            name = raw["name"]
+            versions = self._pages(
+                "/model-versions/search",
+                "model_versions",
+                {"filter": "name='%s'" % name.replace("'", "\\'"), "max_results": 200},
+            )
+            models.append(
+                dict(
+                    name=name,
+                    aliases=dict((a["alias"], str(a["version"])) for a in raw.get("aliases", [])),
+                    versions=sorted(
+                        (
+                            dict(
+                                version=str(v["version"]),
+                                source=v.get("source", ""),
+                                storage_location=v.get("storage_location", ""),
+                                run_id=v.get("run_id", ""),
+                                status=v.get("status", ""),
+                            )
+                            for v in versions
+                        ),
+                        key=lambda v: int(v["version"]),
+                    ),
+                )
+            )
+        return sorted(models, key=lambda m: m["name"])
+
     # -------------------------------------------------------- model versions
 
     def get_model_version(self, name, version):

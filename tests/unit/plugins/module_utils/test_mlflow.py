@@ -140,3 +140,46 @@ def test_plan_tags(current, wanted, purge, expected):
 )
 def test_plan_aliases(model_aliases, version, wanted, purge, expected):
     assert mu.plan_aliases(model_aliases, version, wanted, purge) == expected
+
+
+def test_registry_reads_every_page_of_models_and_versions():
+    pages = {
+        "/registered-models/search": [
+            {
+                "registered_models": [{"name": "iris", "aliases": [{"alias": "champion", "version": "2"}]}],
+                "next_page_token": "t",
+            },
+            {"registered_models": [{"name": "a-model"}]},
+        ],
+        "/model-versions/search": [
+            {
+                "model_versions": [{"version": "2", "source": "s3://b/2"}, {"version": "10", "source": "s3://b/10"}],
+                "next_page_token": "v",
+            },
+            {"model_versions": [{"version": "1", "source": "s3://b/1", "storage_location": "s3://b/1/x"}]},
+            {"model_versions": []},
+        ],
+    }
+    calls = []
+
+    class Answer:
+        def __init__(self, body):
+            self.body = body
+
+        def read(self):
+            return json.dumps(self.body).encode()
+
+    def opener(url, **kwargs):
+        path = url.split("/api/2.0/mlflow", 1)[1].split("?", 1)[0]
+        calls.append(url)
+        return Answer(pages[path].pop(0))
+
+    client = mu.MlflowClient(dict(tracking_uri="http://m", validate_certs=True, timeout=5), opener=opener)
+    models = client.registry()
+    assert [m["name"] for m in models] == ["a-model", "iris"]
+    iris = models[1]
+    assert iris["aliases"] == {"champion": "2"}
+    assert [v["version"] for v in iris["versions"]] == ["1", "2", "10"]
+    assert iris["versions"][0]["storage_location"] == "s3://b/1/x"
+    assert any("page_token=t" in url for url in calls) and any("page_token=v" in url for url in calls)
+    assert models[0]["versions"] == [] and models[0]["aliases"] == {}
