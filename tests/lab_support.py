@@ -123,3 +123,22 @@ def ansible_env(lab: Lab) -> dict[str, str]:
         "ANSIBLE_FORCE_COLOR": "0",
         "K8S_AUTH_KUBECONFIG": str(lab.kubeconfig),
     }
+
+
+SERVE_MODEL_PLAYBOOK = ROOT / "tests" / "lab_layers" / "playbooks" / "serve-model.yml"
+
+
+def serve_model(env: dict[str, str], settings: dict, check: bool = True) -> subprocess.CompletedProcess:
+    """The kserve role's `inference_service` entry point on the lab (tests/lab_layers/playbooks/serve-model.yml)
+    with these kserve_isvc_* variables; fails the test with the run's tail when `check` and the run failed."""
+    result = subprocess.run(
+        ["ansible-playbook", str(SERVE_MODEL_PLAYBOOK), "-i", str(LAB_INVENTORY), "-e", json.dumps(settings)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"serve-model.yml failed:\n{(result.stdout + result.stderr)[-6000:]}")
+    return result

@@ -199,7 +199,8 @@ class MlflowClient:
                             dict(
                                 version=str(v["version"]),
                                 source=v.get("source", ""),
-                                storage_location=v.get("storage_location", ""),
+                                storage_location=v.get("storage_location")
+                                or self.artifact_location(v.get("source", "")),
                                 run_id=v.get("run_id", ""),
                                 status=v.get("status", ""),
                             )
@@ -210,6 +211,23 @@ class MlflowClient:
                 )
             )
         return sorted(models, key=lambda m: m["name"])
+
+    def artifact_location(self, source):
+        """Where the files of a version whose source is an MLflow URI lie: models:/<model id> (MLflow 3's logged
+        models) -> the logged model's artifact URI; runs:/<run id>/<path> -> the run's artifact URI + path;
+        anything else, or a model or run that no longer exists -> ''."""
+        if source.startswith("models:/"):
+            model_id = source[len("models:/") :].strip("/")
+            if not model_id or "/" in model_id:
+                return ""
+            found = self._get_or_none("/logged-models/%s" % model_id, None)
+            return ((found or {}).get("model") or {}).get("info", {}).get("artifact_uri", "")
+        if source.startswith("runs:/"):
+            run_id, _slash, path = source[len("runs:/") :].partition("/")
+            found = self._get_or_none("/runs/get", {"run_id": run_id}) if run_id else None
+            root = ((found or {}).get("run") or {}).get("info", {}).get("artifact_uri", "")
+            return "%s/%s" % (root.rstrip("/"), path.strip("/")) if root and path.strip("/") else root
+        return ""
 
     # -------------------------------------------------------- model versions
 

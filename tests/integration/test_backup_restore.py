@@ -112,7 +112,7 @@ def platform_data(data_services, primary, run_task, unique):
             aliases = ["champion"] if number == len(sources) and name.startswith("tabular") else []
             result = run_task("mlflow_model_version", {"name": name, "source": source, "aliases": aliases})
             assert result["model_version"]["version"] == str(number), result
-    return {"experiments": experiments, "runs": runs, "models": sorted(models)}
+    return {"experiments": experiments, "runs": runs, "models": sorted(models), "unique": unique}
 
 
 def manifest(site: Minio, backup: str) -> dict:
@@ -124,18 +124,33 @@ def manifest(site: Minio, backup: str) -> dict:
         response.release_conn()
 
 
+def site_objects(site: Minio, prefix: str) -> list:
+    """The backup site's objects under prefix; none while the backup bucket does not exist yet (a new site)."""
+    if not site.bucket_exists(SITE_BUCKET):
+        return []
+    return list(site.list_objects(SITE_BUCKET, prefix, recursive=True))
+
+
 def has_manifest(site: Minio, backup: str) -> bool:
-    return any(o.object_name.endswith("manifest.json") for o in site.list_objects(SITE_BUCKET, f"{backup}/"))
+    return any(o.object_name.endswith("manifest.json") for o in site_objects(site, f"{backup}/"))
 
 
-def destroy_primary(env: dict, primary: Minio, models: list[str]) -> None:
-    for name in models:
+def destroy_primary(env: dict, primary: Minio, data: dict) -> None:
+    """This test's primary data gone: its registered models, and every version of its objects (the runs'
+    artifacts and its dataset). Other tests' data on the shared lab stays: the drill restores the whole
+    backup anyway, and the serving and verify tests still read the lab's own model afterwards."""
+    for name in data["models"]:
         mlflow(env, "registered-models/delete", {"name": name})
-    for bucket in (ARTIFACTS, "kserve-models", "training-datasets"):
+    for bucket, ours in (
+        (ARTIFACTS, lambda key: key.count("/") > 1 and key.split("/")[1] in data["runs"]),
+        ("training-datasets", lambda key: data["unique"] in key),
+    ):
         doomed = [
             DeleteObject(o.object_name, o.version_id)
             for o in primary.list_objects(bucket, recursive=True, include_version=True)
+            if ours(o.object_name)
         ]
+        assert doomed, f"no object of this test in {bucket}"
         assert not list(primary.remove_objects(bucket, iter(doomed)))
 
 
@@ -151,7 +166,7 @@ def test_backup_destroy_restore_drill_loses_nothing(
     rc, failures, messages = playbook(data_services, "backup.yml", check=True, platform_backup_name=backup)
     assert (rc, failures) == (0, []), messages
     assert any(m.startswith(f"Would complete s3://{SITE_BUCKET}/{backup}/manifest.json") for m in messages), messages
-    assert not any(True for _ in site.list_objects(SITE_BUCKET, f"{backup}/", recursive=True))
+    assert site_objects(site, f"{backup}/") == []
 
     started = time.monotonic()
     rc, failures, messages = playbook(data_services, "backup.yml", platform_backup_name=backup)
@@ -162,8 +177,9 @@ def test_backup_destroy_restore_drill_loses_nothing(
     found = manifest(site, backup)
     artifacts = found["buckets"][ARTIFACTS]
     assert artifacts["versioning"] == "enabled"
+    # this test's objects: <experiment>/<run>/artifacts/... of its runs (the bucket holds other tests' too)
     ours = [
-        e for e in artifacts["objects"] if unique in json.dumps(e) or e["key"].split("/")[1] in platform_data["runs"]
+        e for e in artifacts["objects"] if e["key"].count("/") > 1 and e["key"].split("/")[1] in platform_data["runs"]
     ]
     skops = [e for e in ours if e["key"].endswith("model.skops")]
     assert len(skops) == 2 * len(platform_data["runs"]), "both versions of each model.skops are in the manifest"
@@ -175,8 +191,9 @@ def test_backup_destroy_restore_drill_loses_nothing(
     assert tabular["aliases"] == {"champion": "2"} and [v["version"] for v in tabular["versions"]] == ["1", "2"]
     assert found["versions"]["collection"] and found["versions"]["charts"]["mlflow"]
 
-    destroy_primary(data_services, primary, platform_data["models"])
-    assert not list(primary.list_objects(ARTIFACTS, recursive=True))
+    destroy_primary(data_services, primary, platform_data)
+    left = [o.object_name for o in primary.list_objects(ARTIFACTS, recursive=True, include_version=True)]
+    assert not [key for key in left if key.count("/") > 1 and key.split("/")[1] in platform_data["runs"]]
 
     prefix = f"r{unique}-"
     database = "mlflow_drill_" + backup.lower().replace("-", "_")
@@ -245,7 +262,7 @@ def test_backup_site_down_mid_backup_fails_naming_the_part_and_a_rerun_completes
     def stop_once_the_dump_is_there():
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if any(True for _ in site.list_objects(SITE_BUCKET, dump)):
+            if site_objects(site, dump):
                 running_data_services.down(["minio_backup"])
                 stopped.set()
                 return

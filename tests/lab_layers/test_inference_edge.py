@@ -17,11 +17,10 @@ import uuid
 
 import pytest
 import yaml
-from lab_support import LAB_INVENTORY, ROOT, inventory_var, recap
+from lab_support import ROOT, inventory_var, recap, serve_model
 
 pytestmark = pytest.mark.lab
 
-PLAYBOOK = ROOT / "tests" / "lab_layers" / "playbooks" / "serve-model.yml"
 DEFAULTS = yaml.safe_load((ROOT / "roles/inference_edge/defaults/main.yml").read_text())
 GATEWAY_API = "gateway.networking.k8s.io"
 ROUTE_LABEL = "baremetal.mlops/edge-route"
@@ -51,17 +50,7 @@ def serve(edge, name: str, check: bool = True, extra: dict | None = None, **mode
         **{f"kserve_isvc_{k}": v for k, v in model.items()},
         **(extra or {}),
     }
-    result = subprocess.run(
-        ["ansible-playbook", str(PLAYBOOK), "-i", str(LAB_INVENTORY), "-e", json.dumps(settings)],
-        cwd=ROOT,
-        env=edge.env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        pytest.fail(f"serve-model.yml failed:\n{(result.stdout + result.stderr)[-6000:]}")
-    return result
+    return serve_model(edge.env, settings, check)
 
 
 def edge_objects(lab, kind: str, selector: str | None = None) -> list[dict]:

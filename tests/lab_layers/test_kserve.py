@@ -15,11 +15,10 @@ import subprocess
 import uuid
 
 import pytest
-from lab_support import LAB_INVENTORY, ROOT, inventory_var
+from lab_support import inventory_var, serve_model
 
 pytestmark = pytest.mark.lab
 
-PLAYBOOK = ROOT / "tests" / "lab_layers" / "playbooks" / "serve-model.yml"
 GPU_PRODUCT = "nvidia.com/gpu.product"
 
 
@@ -45,17 +44,7 @@ def serve(serving, check: bool = True, **model) -> subprocess.CompletedProcess:
         "kserve_isvc_wait_timeout": 120,
         **{f"kserve_isvc_{k}": v for k, v in model.items()},
     }
-    result = subprocess.run(
-        ["ansible-playbook", str(PLAYBOOK), "-i", str(LAB_INVENTORY), "-e", json.dumps(settings)],
-        cwd=ROOT,
-        env=serving.env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        pytest.fail(f"serve-model.yml failed:\n{(result.stdout + result.stderr)[-6000:]}")
-    return result
+    return serve_model(serving.env, settings, check)
 
 
 def pods(lab, namespace: str, selector: str) -> list[dict]:

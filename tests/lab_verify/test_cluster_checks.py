@@ -22,12 +22,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from lab_support import LAB_INVENTORY, ansible_env, inventory_var, workflow_finished
+from lab_support import ansible_env, inventory_var, serve_model, workflow_finished
 
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVE_PLAYBOOK = ROOT / "tests" / "lab_layers" / "playbooks" / "serve-model.yml"
 FAIL_LABEL = "lab.baremetal.mlops/exit-code"
 PREFIX, ISVC = "iris-train-register-", "iris-bare-metal"
 WORKFLOW_CHECK = f"Argo Workflow {PREFIX}* Succeeded"
@@ -122,11 +121,7 @@ def serve(lab, **model) -> None:
         "kserve_isvc_wait_timeout": 120,
         **{f"kserve_isvc_{k}": v for k, v in model.items()},
     }
-    result = subprocess.run(
-        ["ansible-playbook", str(SERVE_PLAYBOOK), "-i", str(LAB_INVENTORY), "-e", json.dumps(settings)],
-        cwd=ROOT, env=ansible_env(lab), capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    serve_model(ansible_env(lab), settings)
 
 
 def delete_isvc(lab) -> None:

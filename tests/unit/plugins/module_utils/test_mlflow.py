@@ -183,3 +183,41 @@ def test_registry_reads_every_page_of_models_and_versions():
     assert iris["versions"][0]["storage_location"] == "s3://b/1/x"
     assert any("page_token=t" in url for url in calls) and any("page_token=v" in url for url in calls)
     assert models[0]["versions"] == [] and models[0]["aliases"] == {}
+
+
+def test_registry_resolves_mlflow_3_logged_model_and_run_sources_to_their_artifact_location():
+    answers = {
+        "/registered-models/search": [{"registered_models": [{"name": "iris"}]}],
+        "/model-versions/search": [
+            {
+                "model_versions": [
+                    {"version": "1", "source": "models:/m-abc"},
+                    {"version": "2", "source": "runs:/r1/model"},
+                    {"version": "3", "source": "models:/m-gone"},
+                ]
+            }
+        ],
+        "/logged-models/m-abc": [{"model": {"info": {"artifact_uri": "s3://art/1/models/m-abc/artifacts"}}}],
+        "/runs/get": [{"run": {"info": {"artifact_uri": "s3://art/1/r1/artifacts"}}}],
+    }
+
+    class Answer:
+        def __init__(self, body):
+            self.body = body
+
+        def read(self):
+            return json.dumps(self.body).encode()
+
+    def opener(url, **kwargs):
+        path = url.split("/api/2.0/mlflow", 1)[1].split("?", 1)[0]
+        if path not in answers:
+            raise HTTPError(url, 404, "Not Found", {}, io.BytesIO(b'{"error_code": "RESOURCE_DOES_NOT_EXIST"}'))
+        return Answer(answers[path].pop(0))
+
+    client = mu.MlflowClient(dict(tracking_uri="http://m", validate_certs=True, timeout=5), opener=opener)
+    versions = client.registry()[0]["versions"]
+    assert [v["storage_location"] for v in versions] == [
+        "s3://art/1/models/m-abc/artifacts",
+        "s3://art/1/r1/artifacts/model",
+        "",
+    ]
