@@ -244,7 +244,8 @@ def test_postgresql_down_fails_the_database_part_and_a_rerun_completes(
     finally:
         running_data_services.up(["postgresql", "mlflow"])
     assert rc != 0
-    assert any("part database failed: pg_dump of mlflow at 127.0.0.1:15432" in f for f in failures), failures
+    postgresql = running_data_services.settings.listen["postgresql"].address
+    assert any(f"part database failed: pg_dump of mlflow at {postgresql}" in f for f in failures), failures
     assert not has_manifest(site, backup)
 
     rc, failures, _ = playbook(data_services, "backup.yml", platform_backup_name=backup)
@@ -279,9 +280,9 @@ def test_backup_site_down_mid_backup_fails_naming_the_part_and_a_rerun_completes
     assert rc != 0
     # the database part is done when the site goes down: what fails is the bucket mirror (or, if it
     # had already finished, the manifest), and the message says which and where
-    assert any(
-        ("part buckets failed" in f or "part manifest failed" in f) and "http://127.0.0.1:19100" in f for f in failures
-    ), failures
+    backup_site = running_data_services.minio_backup.url()
+    failed_parts = [f for f in failures if "part buckets failed" in f or "part manifest failed" in f]
+    assert any(backup_site in f for f in failed_parts), failures
     assert not has_manifest(site, backup)
 
     rc, failures, _ = playbook(data_services, "backup.yml", platform_backup_name=backup)
