@@ -22,6 +22,11 @@ def restore_drill_registry_problems(models, restored):
     return _call(backup_drill.registry_problems, models, restored)
 
 
+def restore_drill_tracking_problems(experiments, runs, restored):
+    """Manifest experiments and runs missing from the restored database or restored differently, one line each."""
+    return _call(backup_drill.tracking_problems, experiments, runs, restored)
+
+
 def restore_drill_served_versions(models):
     """The versions the manifest's aliases point at, with their storage URIs."""
     return _call(backup_drill.served_versions, models)
@@ -36,6 +41,7 @@ class FilterModule:
     def filters(self):
         return {
             "restore_drill_registry_problems": restore_drill_registry_problems,
+            "restore_drill_tracking_problems": restore_drill_tracking_problems,
             "restore_drill_served_versions": restore_drill_served_versions,
             "restore_drill_traffic": restore_drill_traffic,
         }

@@ -10,7 +10,10 @@ the modules compare desired and current state directly.
 
 from __future__ import absolute_import, division, print_function
 
+import hashlib
 import json
+import math
+import struct
 import traceback
 
 from ansible.module_utils.basic import env_fallback
@@ -21,6 +24,12 @@ from ansible.module_utils.urls import open_url
 API = "/api/2.0/mlflow"
 # The stages MLflow knows; aliases are the modern way, stages remain for archiving.
 STAGES = ("None", "Staging", "Production", "Archived")
+# Run statuses after which a run's data no longer changes (RUNNING and SCHEDULED runs still log).
+FINISHED_RUN_STATUSES = ("FINISHED", "FAILED", "KILLED")
+# MLflow's SQL store keeps +/-Infinity as the largest finite double (SQL has no infinity); NaN as a flag.
+_MLFLOW_DOUBLE_MAX = 1.7976931348623157e308
+# How many experiment ids one runs search names (the search then pages through their runs).
+_RUN_SEARCH_EXPERIMENTS = 100
 
 
 class MlflowError(Exception):
@@ -167,28 +176,28 @@ class MlflowClient:
     def delete_alias(self, name, alias):
         self.request("DELETE", "/registered-models/alias", dict(name=name, alias=alias))
 
-    def _pages(self, path, field, query):
-        """Every item of a paged search (`field` of each page)."""
+    def _pages(self, path, field, query, method="GET"):
+        """Every item of a paged search (`field` of each page); POST sends the search as a JSON body."""
         found, token = [], None
         while True:
             args = dict(query)
             if token:
                 args["page_token"] = token
-            data = self.request("GET", path, query=args)
+            data = self.request("GET", path, query=args) if method == "GET" else self.request(method, path, args)
             found += data.get(field, [])
             token = data.get("next_page_token")
             if not token:
                 return found
 
-    def registry(self):
+    def registry(self, page_size=100):
         """Every registered model with its aliases and all its versions (a backup manifest's registry part)."""
         models = []
-        for raw in self._pages("/registered-models/search", "registered_models", {"max_results": 100}):
+        for raw in self._pages("/registered-models/search", "registered_models", {"max_results": page_size}):
             name = raw["name"]
             versions = self._pages(
                 "/model-versions/search",
                 "model_versions",
-                {"filter": "name='%s'" % name.replace("'", "\\'"), "max_results": 200},
+                {"filter": "name='%s'" % name.replace("'", "\\'"), "max_results": page_size},
             )
             models.append(
                 dict(
@@ -211,6 +220,35 @@ class MlflowClient:
                 )
             )
         return sorted(models, key=lambda m: m["name"])
+
+    # ------------------------------------------------------- experiments and runs
+
+    def experiments(self, page_size=200):
+        """Every experiment, deleted ones too (their lifecycle stage says so), sorted by id."""
+        found = self._pages(
+            "/experiments/search", "experiments", {"max_results": page_size, "view_type": "ALL"}, method="POST"
+        )
+        return sorted((experiment_record(e) for e in found), key=lambda e: _id_order(e["experiment_id"]))
+
+    def runs(self, experiment_ids, page_size=200):
+        """Every run of those experiments, deleted ones too, sorted by experiment and start time.
+
+        Pages of `page_size` runs, oldest first (a run created during the read lands on a later page
+        instead of shifting the pages already read); at most 100 experiment ids per search.
+        """
+        ids = [str(i) for i in experiment_ids]
+        runs = {}
+        for start in range(0, len(ids), _RUN_SEARCH_EXPERIMENTS):
+            search = dict(
+                experiment_ids=ids[start : start + _RUN_SEARCH_EXPERIMENTS],
+                max_results=page_size,
+                run_view_type="ALL",
+                order_by=["attributes.start_time ASC"],
+            )
+            for raw in self._pages("/runs/search", "runs", search, method="POST"):
+                record = run_record(raw)
+                runs[record["run_id"]] = record
+        return sorted(runs.values(), key=lambda r: (_id_order(r["experiment_id"]), r["start_time"] or 0, r["run_id"]))
 
     def artifact_location(self, source):
         """Where the files of a version whose source is an MLflow URI lie: models:/<model id> (MLflow 3's logged
@@ -288,6 +326,75 @@ class MlflowClient:
 
     def delete_model_version(self, name, version):
         self.request("DELETE", "/model-versions/delete", dict(name=name, version=str(version)))
+
+
+def _id_order(value):
+    """Numeric ids (MLflow's SQL store) in number order, others after them by text."""
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+
+
+def experiment_record(raw):
+    """An experiment as a backup manifest records it."""
+    return dict(
+        experiment_id=str(raw["experiment_id"]),
+        name=raw.get("name", ""),
+        lifecycle_stage=raw.get("lifecycle_stage", "active"),
+        artifact_location=raw.get("artifact_location", ""),
+    )
+
+
+def _hex(text):
+    return (text or "").encode("utf-8").hex()
+
+
+def metric_value_hex(value):
+    """A metric value as MLflow's SQL store holds it, as the 8 bytes of the double in hex (exact, no
+    decimal formatting); NaN (stored as a flag) is `nan`, +/-Infinity the largest finite double."""
+    number = float(value)
+    if math.isnan(number):
+        return "nan"
+    if math.isinf(number):
+        number = math.copysign(_MLFLOW_DOUBLE_MAX, number)
+    return struct.pack(">d", number).hex()
+
+
+def data_digest(lines):
+    """{count, sha256} of one kind of a run's data: the sha256 of its lines, sorted, joined by newlines.
+
+    Each line is hex(key):hex(value) for params and tags, hex(key):metric_value_hex:step:timestamp
+    for the latest value of each metric. All hex and digits, so the drill computes the same lines with
+    SQL from the restored tables (roles/restore_drill/files/restored.sql) without any text escaping.
+    """
+    lines = sorted(lines)
+    return dict(count=len(lines), sha256=hashlib.sha256("\n".join(lines).encode("ascii")).hexdigest())
+
+
+def _millis(value):
+    return int(value) if value not in (None, "") else None
+
+
+def _metric_line(metric):
+    value = metric_value_hex(metric.get("value", 0))
+    return "%s:%s:%d:%d" % (_hex(metric["key"]), value, int(metric.get("step") or 0), int(metric.get("timestamp") or 0))
+
+
+def run_record(raw):
+    """A run as a backup manifest records it: its info, and a count and digest of its params, latest
+    metrics and tags (enough to prove the restored run holds the same data, small enough for thousands)."""
+    info, data = raw["info"], raw.get("data") or {}
+    return dict(
+        run_id=info["run_id"],
+        name=info.get("run_name", ""),
+        experiment_id=str(info["experiment_id"]),
+        status=info.get("status", ""),
+        lifecycle_stage=info.get("lifecycle_stage", "active"),
+        start_time=_millis(info.get("start_time")),
+        end_time=_millis(info.get("end_time")),
+        artifact_uri=info.get("artifact_uri", ""),
+        params=data_digest("%s:%s" % (_hex(p["key"]), _hex(p.get("value"))) for p in data.get("params") or []),
+        metrics=data_digest(_metric_line(m) for m in data.get("metrics") or []),
+        tags=data_digest("%s:%s" % (_hex(t["key"]), _hex(t.get("value"))) for t in data.get("tags") or []),
+    )
 
 
 def version_view(raw):

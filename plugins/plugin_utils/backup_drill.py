@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.baremetal.mlops.plugins.module_utils.mlflow import FINISHED_RUN_STATUSES
+
 
 def registry_problems(models: list, restored: dict) -> list:
     """Every registered model version and alias of the manifest that the restored database lacks, one line each.
@@ -26,6 +28,59 @@ def registry_problems(models: list, restored: dict) -> list:
                 problems.append(
                     f"model {model['name']} alias {alias}: points at version {found}, the manifest says {version}"
                 )
+    return problems
+
+
+def _differences(recorded: dict, restored: dict, fields: tuple) -> list:
+    return [
+        f"{field.replace('_', ' ')} {restored.get(field)!r} in the restored database, "
+        f"the manifest says {recorded.get(field)!r}"
+        for field in fields
+        if recorded.get(field) != restored.get(field)
+    ]
+
+
+def tracking_problems(experiments: list, runs: list, restored: dict) -> list:
+    """Every experiment and run of the manifest that the restored database lacks or holds differently.
+
+    `restored` holds `experiments` [{experiment_id, name, lifecycle_stage, artifact_location}] and `runs`
+    [{run_id, experiment_id, status, lifecycle_stage, start_time, end_time, artifact_uri, params, metrics,
+    tags}], the last three {count, sha256} computed as module_utils/mlflow.py's data_digest does. A run the
+    manifest records as finished (FINISHED, FAILED, KILLED) must come back with the same status, end time
+    and data; one still running when the backup read it had data still changing: its existence, experiment,
+    start and artifact root are proven. Deleted experiments and runs must come back deleted.
+    """
+    found_experiments = {str(e["experiment_id"]): e for e in restored.get("experiments") or []}
+    found_runs = {r["run_id"]: dict(r, experiment_id=str(r["experiment_id"])) for r in restored.get("runs") or []}
+    names = {str(e["experiment_id"]): e.get("name", "") for e in experiments}
+    problems = []
+    for experiment in experiments:
+        label = f"experiment {experiment['name']} (id {experiment['experiment_id']})"
+        found = found_experiments.get(str(experiment["experiment_id"]))
+        if found is None:
+            problems.append(f"{label}: missing")
+            continue
+        fields = ("name", "lifecycle_stage", "artifact_location")
+        problems += [f"{label}: {text}" for text in _differences(experiment, found, fields)]
+    for run in runs:
+        experiment = names.get(str(run["experiment_id"]), "")
+        label = f"run {run['run_id']} ({run.get('name') or 'no name'}, experiment {experiment or run['experiment_id']})"
+        found = found_runs.get(run["run_id"])
+        if found is None:
+            problems.append(f"{label}: missing")
+            continue
+        fields = ("experiment_id", "lifecycle_stage", "start_time", "artifact_uri")
+        finished = run.get("status") in FINISHED_RUN_STATUSES
+        if finished:
+            fields += ("status", "end_time")
+        texts = _differences(dict(run, experiment_id=str(run["experiment_id"])), found, fields)
+        for kind in ("params", "metrics", "tags") if finished else ():
+            recorded, restored_kind = run[kind], found.get(kind) or {}
+            if recorded["sha256"] != restored_kind.get("sha256"):
+                texts.append(
+                    f"{kind} differ ({restored_kind.get('count', 0)} restored, {recorded['count']} in the manifest)"
+                )
+        problems += [f"{label}: {text}" for text in texts]
     return problems
 
 

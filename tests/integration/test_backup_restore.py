@@ -1,20 +1,24 @@
 """playbooks/backup.yml and playbooks/restore-drill.yml on the lab's real PostgreSQL, MinIO, MLflow and backup site.
 
-Experiments, runs, artifact objects (two versions of one key in a versioned bucket) and model
-versions with aliases are created through MLflow's REST API, the collection's mlflow modules and
-S3; then: back up, destroy the primary data (registry entries and every object version), restore
-and drill - the drill passes, and the restored database holds the experiments and runs too. Fault
-tests stop PostgreSQL, and separately the backup site mid-backup: the playbook fails naming the
-part, no manifest exists, a re-run completes. A corrupted object planted in the backup site makes
-the drill fail naming it.
+Experiments (one deleted), runs with params, metrics and tags (one deleted), artifact objects (two
+versions of one key in a versioned bucket) and model versions with aliases are created through
+MLflow's REST API, the collection's mlflow modules and S3; then: back up (the registry read in
+pages of 3 items), destroy the primary data (registry entries and every object version), restore
+and drill - the drill passes, proving every experiment and run of the manifest came back with the
+same data. Fault tests stop PostgreSQL, and separately the backup site mid-backup: the playbook
+fails naming the part, no manifest exists, a re-run completes. A corrupted object planted in the
+backup site makes the drill fail naming it; a backup whose database lost a run and had a metric
+changed makes the drill fail naming both runs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -70,12 +74,12 @@ def playbook(env: dict, name: str, check: bool = False, **variables):
     return proc.returncode, failures, messages
 
 
-def mlflow(env: dict, path: str, body: dict) -> dict:
+def mlflow(env: dict, path: str, body: dict, method: str = "") -> dict:
     request = urllib.request.Request(
         env["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow/" + path,
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
-        method="POST" if not path.endswith("delete") else "DELETE",
+        method=method or ("POST" if not path.endswith("delete") else "DELETE"),
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"{}")
@@ -85,12 +89,32 @@ def put(s3: Minio, bucket: str, key: str, data: bytes) -> None:
     s3.put_object(bucket, key, io.BytesIO(data), len(data))
 
 
+def finished_run(env: dict, experiment: str, name: str, accuracy: float) -> str:
+    """A run with two params, a metric history and a tag, then FINISHED; its id."""
+    run_id = mlflow(env, "runs/create", {"experiment_id": experiment, "run_name": name, "start_time": 1000})
+    run_id = run_id["run"]["info"]["run_id"]
+    batch = {
+        "run_id": run_id,
+        "params": [{"key": "max_depth", "value": "4"}, {"key": "criterion", "value": "gini"}],
+        "metrics": [
+            {"key": "accuracy", "value": accuracy - 0.1, "timestamp": 1000, "step": 0},
+            {"key": "accuracy", "value": accuracy, "timestamp": 2000, "step": 1},
+            {"key": "loss", "value": 0.25, "timestamp": 2000, "step": 1},
+        ],
+        "tags": [{"key": "team", "value": "tabular"}],
+    }
+    mlflow(env, "runs/log-batch", batch)
+    mlflow(env, "runs/update", {"run_id": run_id, "status": "FINISHED", "end_time": 3000})
+    return run_id
+
+
 @pytest.fixture
 def platform_data(data_services, primary, run_task, unique):
     """Two experiments with runs and artifacts; a model with versions 1 and 2 (alias champion), another with 1."""
-    experiments, runs, models = [], [], {}
+    experiments, runs, models, ids = [], [], {}, {}
     for team in ("tabular", "vision"):
         experiment = mlflow(data_services, "experiments/create", {"name": f"{team}-{unique}"})["experiment_id"]
+        ids[team] = experiment
         experiments.append(f"{team}-{unique}")
         for number in (1, 2):
             run = mlflow(data_services, "runs/create", {"experiment_id": experiment, "run_name": f"r{number}"})
@@ -106,13 +130,26 @@ def platform_data(data_services, primary, run_task, unique):
             put(primary, ARTIFACTS, f"{folder}/model.skops", f"weights of {run_id} v2".encode())
             models.setdefault(f"{team}-{unique}", []).append(f"s3://{ARTIFACTS}/{folder}")
     put(primary, "training-datasets", f"iris-{unique}.csv", b"5.1,3.5,1.4,0.2,setosa\n")
+    # finished runs with params and metrics, one of them deleted, and a deleted experiment with a run
+    finished = [finished_run(data_services, ids["tabular"], f"fit{n}", 0.9 + n / 100) for n in range(3)]
+    mlflow(data_services, "runs/delete", {"run_id": finished[2]}, "POST")
+    retired = mlflow(data_services, "experiments/create", {"name": f"retired-{unique}"})["experiment_id"]
+    finished.append(finished_run(data_services, retired, "old-fit", 0.5))
+    mlflow(data_services, "experiments/delete", {"experiment_id": retired}, "POST")
+    experiments.append(f"retired-{unique}")
     for name, sources in models.items():
         assert run_task("mlflow_registered_model", {"name": name})["changed"] is True
         for number, source in enumerate(sources, start=1):
             aliases = ["champion"] if number == len(sources) and name.startswith("tabular") else []
             result = run_task("mlflow_model_version", {"name": name, "source": source, "aliases": aliases})
             assert result["model_version"]["version"] == str(number), result
-    return {"experiments": experiments, "runs": runs, "models": sorted(models), "unique": unique}
+    return {
+        "experiments": experiments,
+        "runs": runs,
+        "finished": finished,
+        "models": sorted(models),
+        "unique": unique,
+    }
 
 
 def manifest(site: Minio, backup: str) -> dict:
@@ -169,7 +206,10 @@ def test_backup_destroy_restore_drill_loses_nothing(
     assert site_objects(site, f"{backup}/") == []
 
     started = time.monotonic()
-    rc, failures, messages = playbook(data_services, "backup.yml", platform_backup_name=backup)
+    # pages of 3: the registry, experiments and runs of the shared lab take many requests each
+    rc, failures, messages = playbook(
+        data_services, "backup.yml", platform_backup_name=backup, platform_backup_mlflow_page_size=3
+    )
     backup_seconds = time.monotonic() - started
     assert (rc, failures) == (0, []), messages
     assert any(f"Backup complete: s3://{SITE_BUCKET}/{backup}/manifest.json" in m for m in messages), messages
@@ -190,6 +230,19 @@ def test_backup_destroy_restore_drill_loses_nothing(
     tabular = registry[f"tabular-{unique}"]
     assert tabular["aliases"] == {"champion": "2"} and [v["version"] for v in tabular["versions"]] == ["1", "2"]
     assert found["versions"]["collection"] and found["versions"]["charts"]["mlflow"]
+    # experiments and runs, deleted ones with their state; runs with a digest of their data
+    experiments = {e["name"]: e for e in found["experiments"]}
+    assert set(platform_data["experiments"]) <= set(experiments)
+    assert experiments[f"retired-{unique}"]["lifecycle_stage"] == "deleted"
+    assert experiments[f"tabular-{unique}"]["lifecycle_stage"] == "active"
+    recorded = {r["run_id"]: r for r in found["runs"]}
+    assert set(platform_data["runs"] + platform_data["finished"]) <= set(recorded)
+    fits = [recorded[run_id] for run_id in platform_data["finished"]]
+    assert [r["lifecycle_stage"] for r in fits[:3]] == ["active", "active", "deleted"]
+    assert all(r["status"] == "FINISHED" and r["end_time"] == 3000 for r in fits)
+    assert all((r["params"]["count"], r["metrics"]["count"]) == (2, 2) and r["tags"]["count"] >= 2 for r in fits)
+    assert fits[0]["metrics"]["sha256"] != fits[1]["metrics"]["sha256"], "different accuracy, different digest"
+    assert fits[0]["params"]["sha256"] == fits[1]["params"]["sha256"], "same params, same digest"
 
     destroy_primary(data_services, primary, platform_data)
     left = [o.object_name for o in primary.list_objects(ARTIFACTS, recursive=True, include_version=True)]
@@ -216,6 +269,7 @@ def test_backup_destroy_restore_drill_loses_nothing(
     assert f"backup {backup}, RTO " in passed, passed
     assert f"tabular-{unique}: version 2 (alias champion)" in passed, passed
     assert f"vision-{unique}: no alias champion; its newest version is 2" in passed, passed
+    assert f"{len(found['experiments'])} experiment(s) and {len(found['runs'])} run(s) in the restored" in passed
 
     # the restored objects are the backed-up ones, version by version
     restored = s3_client(
@@ -231,6 +285,9 @@ def test_backup_destroy_restore_drill_loses_nothing(
     assert set(platform_data["experiments"]) <= set(names)
     run_ids = restored_rows(running_data_services, database, "SELECT run_uuid FROM runs;")
     assert set(platform_data["runs"]) <= set(run_ids)
+    # the paged read missed nothing: every run and experiment of the dump is in the manifest
+    assert set(run_ids) <= set(recorded)
+    assert set(names) <= set(experiments)
     print(f"\nbackup {backup_seconds:.1f} s, drill {drill_seconds:.1f} s")
 
 
@@ -311,6 +368,70 @@ def test_a_corrupted_backup_object_fails_the_drill_naming_it(data_services, prim
     assert rc != 0
     expected = f"backup object {SITE_BUCKET}/{entry['backup_key']} (training-datasets/planted-{unique}.csv) is corrupt"
     assert any("part objects failed" in f and expected in f for f in failures), failures
+
+
+def tamper_with_the_dump(labdata, site: Minio, backup: str, lost_run: str, changed_run: str) -> None:
+    """Rewrite the backup's database dump without `lost_run` and with `changed_run`'s accuracy changed, and
+    the manifest's checksum of it: the restore then succeeds and only the drill's comparison can notice.
+    The work happens in a scratch database of this test's own, dropped at the end."""
+    found = manifest(site, backup)
+    scratch = f"tamper_{backup.lower().replace('-', '_')}"
+    tools = labdata.postgres_bin()
+    labdata.psql(f"CREATE DATABASE {scratch};")
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            dump = Path(folder) / "mlflow.dump"
+            site.fget_object(SITE_BUCKET, found["database"]["key"], str(dump))
+            pg = labdata.postgres
+            connect = ["-h", pg.host, "-p", str(pg.port), "-U", "postgres", "-w", "-d", scratch]
+            env = {"PGPASSFILE": str(labdata.admin_pgpass), "PATH": "/usr/bin:/bin"}
+            subprocess.run(
+                [str(tools / "pg_restore"), "--no-owner", "--exit-on-error", *connect, str(dump)], env=env, check=True
+            )
+            labdata.psql(
+                f"""
+                DELETE FROM latest_metrics WHERE run_uuid = '{lost_run}';
+                DELETE FROM metrics WHERE run_uuid = '{lost_run}';
+                DELETE FROM params WHERE run_uuid = '{lost_run}';
+                DELETE FROM tags WHERE run_uuid = '{lost_run}';
+                DELETE FROM runs WHERE run_uuid = '{lost_run}';
+                UPDATE latest_metrics SET value = value + 0.001 WHERE run_uuid = '{changed_run}' AND key = 'accuracy';
+                """,
+                database=scratch,
+            )
+            subprocess.run([str(tools / "pg_dump"), "--format=custom", f"--file={dump}", *connect], env=env, check=True)
+            data = dump.read_bytes()
+        put(site, SITE_BUCKET, found["database"]["key"], data)
+        found["database"].update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+        put(site, SITE_BUCKET, f"{backup}/manifest.json", json.dumps(found).encode())
+    finally:
+        labdata.psql(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE);")
+
+
+def test_a_run_lost_or_changed_in_the_restored_database_fails_the_drill_naming_each(
+    data_services, running_data_services, primary, site, unique
+):
+    backup = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-runs-{unique}"
+    experiment = mlflow(data_services, "experiments/create", {"name": f"drilled-{unique}"})["experiment_id"]
+    lost, changed, kept = (finished_run(data_services, experiment, name, 0.9) for name in ("lost", "changed", "kept"))
+    rc, failures, _ = playbook(data_services, "backup.yml", platform_backup_name=backup)
+    assert (rc, failures) == (0, [])
+    tamper_with_the_dump(running_data_services, site, backup, lost, changed)
+
+    rc, failures, _ = playbook(
+        data_services,
+        "restore-drill.yml",
+        restore_drill_backup=backup,
+        restore_drill_target_bucket_prefix=f"t{unique}-",
+    )
+    assert rc != 0
+    failure = next((f for f in failures if "part registry failed" in f), "")
+    assert f"run {lost} (lost, experiment drilled-{unique}): missing" in failure, failures
+    assert f"run {changed} (changed, experiment drilled-{unique}): metrics differ (2 restored, 2 in the manifest)" in (
+        failure
+    ), failures
+    assert kept not in failure, "the untouched run is not named"
+    assert "2 missing or different" in failure, failure
 
 
 def test_no_credential_reaches_the_output_at_vvv(data_services, running_data_services, primary, unique):

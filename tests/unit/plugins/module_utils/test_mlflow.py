@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 
@@ -9,6 +10,10 @@ import pytest
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 
 from ansible_collections.baremetal.mlops.plugins.module_utils import mlflow as mu
+from ansible_collections.baremetal.mlops.tests.unit.plugins.module_utils.mlflow_server import (
+    TrackingData,
+    TrackingServer,
+)
 
 PARAMS = dict(
     tracking_uri="http://mlflow:5000/", username=None, password=None, token=None, validate_certs=True, timeout=5
@@ -221,3 +226,126 @@ def test_registry_resolves_mlflow_3_logged_model_and_run_sources_to_their_artifa
         "s3://art/1/r1/artifacts/model",
         "",
     ]
+
+
+# ------------------------------------------------------------------ experiments and runs, over real HTTP
+
+
+def tracking_client(server, timeout=10):
+    return mu.MlflowClient(dict(tracking_uri=server.uri, validate_certs=True, timeout=timeout))
+
+
+def test_thousands_of_runs_are_read_page_by_page_deleted_ones_included():
+    data = TrackingData()
+    data.add_experiment(1, "tabular")
+    data.add_experiment(2, "vision", deleted=True)
+    for number in range(2500):
+        data.add_run(f"r{number:04d}", 1 + number % 2, start_time=10_000 - number, deleted=number % 7 == 0)
+    with TrackingServer(data) as server:
+        client = tracking_client(server)
+        experiments = client.experiments(page_size=2)
+        runs = client.runs([e["experiment_id"] for e in experiments], page_size=200)
+    assert [(e["experiment_id"], e["name"], e["lifecycle_stage"]) for e in experiments] == [
+        ("0", "Default", "active"),
+        ("1", "tabular", "active"),
+        ("2", "vision", "deleted"),
+    ]
+    assert experiments[2]["artifact_location"] == "s3://a/2"
+    assert len(runs) == 2500 and len({r["run_id"] for r in runs}) == 2500
+    assert sum(r["lifecycle_stage"] == "deleted" for r in runs) == len(range(0, 2500, 7))
+    # by experiment, then oldest first
+    assert [r["experiment_id"] for r in runs[:1250]] == ["1"] * 1250
+    assert runs[0]["start_time"] == 10_000 - 2498 and runs[0]["run_id"] == "r2498"
+    searches = [body for method, path, body in data.requests if path.endswith("/runs/search")]
+    assert {request[0] for request in data.requests} == {"POST"}
+    assert len(searches) == 13, "2500 runs in pages of 200"
+    assert all(body["max_results"] == 200 and body["run_view_type"] == "ALL" for body in searches)
+    assert [body.get("page_token") for body in searches[:3]] == [None, "200", "400"]
+    experiment_searches = [body for method, path, body in data.requests if path.endswith("/experiments/search")]
+    assert [body.get("page_token") for body in experiment_searches] == [None, "2"]
+    assert all(body["view_type"] == "ALL" and body["max_results"] == 2 for body in experiment_searches)
+
+
+def test_runs_search_names_at_most_100_experiments_and_a_run_is_recorded_once():
+    data = TrackingData()
+    for number in range(1, 251):
+        data.add_experiment(number, f"e{number}")
+        data.add_run(f"run{number}", number, start_time=number)
+    with TrackingServer(data) as server:
+        client = tracking_client(server)
+        runs = client.runs([str(n) for n in range(1, 251)] + ["1"], page_size=1000)
+    searches = [body["experiment_ids"] for method, path, body in data.requests if path.endswith("/runs/search")]
+    assert [len(ids) for ids in searches] == [100, 100, 51]
+    assert [r["run_id"] for r in runs] == [f"run{n}" for n in range(1, 251)]
+
+
+def test_an_unreachable_server_fails_naming_the_search():
+    data = TrackingData()
+    with TrackingServer(data) as server:
+        uri = server.uri
+    with pytest.raises(mu.MlflowError, match=r"POST /experiments/search: cannot reach http://127\.0\.0\.1"):
+        mu.MlflowClient(dict(tracking_uri=uri, validate_certs=True, timeout=2)).experiments()
+
+
+def test_a_run_record_digests_its_data_as_sorted_hex_lines():
+    raw = {
+        "info": {
+            "run_id": "abc",
+            "run_name": "train",
+            "experiment_id": 3,
+            "status": "FINISHED",
+            "start_time": "1000",
+            "lifecycle_stage": "active",
+            "artifact_uri": "s3://a/3/abc/artifacts",
+        },
+        "data": {
+            "params": [{"key": "lr", "value": "0.1"}, {"key": "depth", "value": "4"}],
+            "metrics": [{"key": "acc", "value": 0.5, "step": "2", "timestamp": 7}],
+            "tags": [{"key": "t"}],
+        },
+    }
+    record = mu.run_record(raw)
+    assert {k: record[k] for k in ("run_id", "name", "experiment_id", "start_time", "end_time")} == {
+        "run_id": "abc",
+        "name": "train",
+        "experiment_id": "3",
+        "start_time": 1000,
+        "end_time": None,
+    }
+    # "depth" < "lr" bytewise: 6465.. before 6c72..
+    params = "6465707468:34\n6c72:302e31"
+    assert record["params"] == {"count": 2, "sha256": hashlib.sha256(params.encode()).hexdigest()}
+    assert record["metrics"] == {"count": 1, "sha256": hashlib.sha256(b"616363:3fe0000000000000:2:7").hexdigest()}
+    assert record["tags"] == {"count": 1, "sha256": hashlib.sha256(b"74:").hexdigest()}
+    empty = mu.run_record({"info": dict(raw["info"]), "data": {}})
+    assert empty["params"] == {"count": 0, "sha256": hashlib.sha256(b"").hexdigest()}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.5, "3fe0000000000000"),
+        (-0.0, "8000000000000000"),
+        ("NaN", "nan"),
+        (float("nan"), "nan"),
+        # MLflow's SQL store keeps infinity as the largest finite double
+        ("Infinity", "7fefffffffffffff"),
+        (float("-inf"), "ffefffffffffffff"),
+        (1, "3ff0000000000000"),
+    ],
+)
+def test_metric_values_are_the_bytes_of_the_double_mlflow_stores(value, expected):
+    assert mu.metric_value_hex(value) == expected
+
+
+def test_a_changed_metric_value_changes_the_digest():
+    def metrics(value):
+        return mu.run_record(
+            {
+                "info": {"run_id": "r", "experiment_id": "1"},
+                "data": {"metrics": [{"key": "acc", "value": value, "step": 0, "timestamp": 0}]},
+            }
+        )["metrics"]["sha256"]
+
+    assert metrics(0.9) != metrics(0.9000000000000001)
+    assert metrics(0.9) == metrics(0.9)

@@ -72,3 +72,75 @@ def test_traffic_names_the_aliased_version_or_says_there_is_none():
         "iris: version 2 (alias champion)",
         "wine: no alias champion; its newest version is 1 (not promoted)",
     ]
+
+
+DIGEST = {"count": 2, "sha256": "a" * 64}
+EXPERIMENTS = [
+    {"experiment_id": "1", "name": "tabular", "lifecycle_stage": "active", "artifact_location": "s3://a/1"},
+    {"experiment_id": "2", "name": "gone", "lifecycle_stage": "deleted", "artifact_location": "s3://a/2"},
+]
+
+
+def recorded_run(run_id, experiment_id="1", status="FINISHED", **changes):
+    run = dict(
+        run_id=run_id,
+        name=f"name-{run_id}",
+        experiment_id=experiment_id,
+        status=status,
+        lifecycle_stage="active",
+        start_time=100,
+        end_time=200 if status == "FINISHED" else None,
+        artifact_uri=f"s3://a/{experiment_id}/{run_id}/artifacts",
+        params=DIGEST,
+        metrics=DIGEST,
+        tags=DIGEST,
+    )
+    return dict(run, **changes)
+
+
+RUNS = [recorded_run("r1"), recorded_run("r2", lifecycle_stage="deleted"), recorded_run("r3", "2")]
+
+
+def restored_tracking(experiments=None, runs=None):
+    """The database's rows for those experiments and runs (default: the manifest's): numbers where the
+    manifest has text, no run names."""
+    experiments = EXPERIMENTS if experiments is None else experiments
+    runs = RUNS if runs is None else runs
+    return {
+        "experiments": [dict(e, experiment_id=int(e["experiment_id"])) for e in experiments],
+        "runs": [
+            {k: v for k, v in dict(r, experiment_id=int(r["experiment_id"])).items() if k != "name"} for r in runs
+        ],
+    }
+
+
+def test_nothing_missing_when_every_experiment_and_run_came_back_the_same():
+    assert backup_drill.tracking_problems(EXPERIMENTS, RUNS, restored_tracking()) == []
+    assert backup_drill.tracking_problems([], [], {}) == []
+
+
+def test_every_missing_or_changed_experiment_and_run_is_named_at_once():
+    changed_metric = dict(DIGEST, sha256="b" * 64)
+    restored = restored_tracking(
+        experiments=[dict(EXPERIMENTS[1], lifecycle_stage="active")],
+        runs=[recorded_run("r1", metrics=changed_metric), recorded_run("r3", "2", end_time=None, status="RUNNING")],
+    )
+    assert backup_drill.tracking_problems(EXPERIMENTS, RUNS, restored) == [
+        "experiment tabular (id 1): missing",
+        "experiment gone (id 2): lifecycle stage 'active' in the restored database, the manifest says 'deleted'",
+        "run r1 (name-r1, experiment tabular): metrics differ (2 restored, 2 in the manifest)",
+        "run r2 (name-r2, experiment tabular): missing",
+        "run r3 (name-r3, experiment gone): status 'RUNNING' in the restored database, the manifest says 'FINISHED'",
+        "run r3 (name-r3, experiment gone): end time None in the restored database, the manifest says 200",
+    ]
+
+
+def test_a_run_still_running_at_backup_time_is_proven_to_exist_not_to_hold_the_same_data():
+    running = [recorded_run("r9", status="RUNNING")]
+    later = recorded_run("r9", status="FINISHED", params={"count": 5, "sha256": "c" * 64})
+    assert backup_drill.tracking_problems(EXPERIMENTS, running, restored_tracking(runs=[later])) == []
+    moved = recorded_run("r9", status="RUNNING", artifact_uri="s3://elsewhere")
+    assert backup_drill.tracking_problems(EXPERIMENTS, running, restored_tracking(runs=[moved])) == [
+        "run r9 (name-r9, experiment tabular): artifact uri 's3://elsewhere' in the restored database, "
+        "the manifest says 's3://a/1/r9/artifacts'"
+    ]
