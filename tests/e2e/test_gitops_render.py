@@ -110,6 +110,7 @@ def test_applications_in_layer_order(tree):
         (30, "longhorn"),
         (31, "minio-operator"),
         (32, "minio-tenant"),
+        (33, "velero"),
         (40, "gpu-operator"),
         (50, "cert-manager"),
         (50, "kserve-crd"),
@@ -162,6 +163,7 @@ def test_tree_holds_exactly_the_rendering_both_modes_read(tree):
         "mlflow",
         "monitoring",
         "platform-tenancy",
+        "velero",
     ]
     by_name = {app["metadata"]["name"]: app for app in release_apps(folder)}
     files = read_tree(folder)
@@ -301,6 +303,8 @@ def test_custom_resources_validate_against_their_crds(tree, manifests):
         "Gateway",
         "HTTPRoute",
         "GatewayClass",
+        "BackupStorageLocation",
+        "Schedule",
     } <= kinds
     problems = [problem for obj in custom for problem in index.validate(obj)]
     assert problems == []
@@ -338,6 +342,38 @@ def test_no_vault_value_reaches_the_tree(tree):
             "keys": ["AWS_ACCESS_KEY_ID", "AWS_ENDPOINTS", "AWS_SECRET_ACCESS_KEY"],
         }
     ]
+    secrets = yaml.safe_load(texts["site/storage/velero/secrets.yaml"])["secrets"]
+    assert secrets == [{"name": "velero-backup-site", "namespace": "velero", "type": "Opaque", "keys": ["cloud"]}]
+
+
+def test_velero_backs_up_to_the_backup_site_on_a_schedule(manifests):
+    documents = manifests["velero"]
+    by_kind = {}
+    for doc in documents:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    (location,) = by_kind["BackupStorageLocation"]
+    assert location["spec"]["provider"] == "aws"
+    assert location["spec"]["objectStorage"] == {"bucket": "velero-backups", "prefix": "dc1"}
+    assert location["spec"]["config"] == {
+        "region": "us-east-1",
+        "s3Url": "https://s3.backup.dc2.example.com",
+        "s3ForcePathStyle": "true",
+    }
+    assert location["spec"]["credential"] == {"name": "velero-backup-site", "key": "cloud"}
+    assert "VolumeSnapshotLocation" not in by_kind  # none unless velero_snapshot_locations lists some
+    (schedule,) = by_kind["Schedule"]
+    assert schedule["metadata"]["name"] == "velero-platform"
+    assert schedule["spec"]["schedule"] == "30 1 * * *"
+    template = schedule["spec"]["template"]
+    assert {"team-vision", "team-fraud", "ml-platform", "ml-storage", "kserve", "velero"} <= set(
+        template["includedNamespaces"]
+    )
+    assert template["excludedResources"] == ["events", "events.events.k8s.io", "leases.coordination.k8s.io"]
+    assert (template["ttl"], template["storageLocation"], template["snapshotVolumes"]) == ("720h0m0s", "default", False)
+    (deployment,) = by_kind["Deployment"]
+    plugin = versions()["platform_releases"]["2026.11"]["images"]["velero_plugin_for_aws"]
+    assert [c["image"] for c in deployment["spec"]["template"]["spec"]["initContainers"]] == [plugin]
+    assert plugin.rsplit(":", 1)[1].startswith("v1.14.")
 
 
 def test_every_rendered_image_is_in_the_image_list(tree, manifests):
