@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from lab_support import inventory_var
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 from s3_support import ansible_json_env, s3_client
@@ -51,8 +52,10 @@ def site(running_data_services) -> Minio:
 
 @pytest.fixture(scope="module")
 def primary(data_services, run_task) -> Minio:
-    """The primary MinIO, its buckets as minio_buckets of the lab inventory says (versioning where asked)."""
-    for name, versioning in ((ARTIFACTS, "enabled"), ("kserve-models", "enabled"), ("training-datasets", None)):
+    """The primary MinIO, its buckets as minio_buckets and platform_teams of the lab inventory say."""
+    buckets = [(ARTIFACTS, "enabled"), ("kserve-models", "enabled"), ("training-datasets", None)]
+    buckets += [(name, None) for team in inventory_var("platform_teams") for name in team["buckets"]]
+    for name, versioning in buckets:
         args = {"name": name} | ({"versioning": versioning} if versioning else {})
         assert not run_task("minio_bucket", args).get("failed"), name
     return s3_client(data_services)

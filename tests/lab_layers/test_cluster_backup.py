@@ -23,8 +23,8 @@ from minio import Minio
 pytestmark = pytest.mark.lab
 
 SITE_BUCKET = "platform-backups"
-# The tabular team's bucket, where its models live. Team buckets are not in platform_backup_buckets by
-# default (minio_buckets only): a site that serves from them adds them, as this backup does.
+# The tabular team's bucket, where its models live. platform_backup_buckets holds every team's buckets by
+# default; this backup names the platform's and this one only (the vision team's are not made on this lab).
 MODELS_BUCKET = "tabular-models"
 SMALL = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}}
 
