@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: quality gates first (fast, fail early), then pytest,
-# which runs the unit tests, the end-to-end playbook tests and every Molecule
-# scenario. Extra arguments go to pytest.
+# which runs the unit tests, the end-to-end playbook tests, the data path
+# (tests/e2e_data: the same lab.e2e.Pipeline steps `make e2e` chains, each
+# asserted) and every Molecule scenario. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -20,7 +21,5 @@ step "antsibull-changelog lint"
 antsibull-changelog lint
 step "ansible-test sanity"
 scripts/sanity.sh
-step "make e2e: the data path from training to a served prediction, then verify"
-make --no-print-directory e2e
 step "pytest: unit, end-to-end, lab, integration and Molecule"
 pytest --durations=30 "$@"
