@@ -35,6 +35,7 @@ def test_every_cluster_role_namespace_is_covered():
     ignored = {
         "cilium_namespace",
         "release_delivery_record_namespace",
+        "platform_reset_record_namespace",
         "cert_manager_acme_gateway_namespace",
         "monitoring_minio_namespace",
         "monitoring_dcgm_namespace",
