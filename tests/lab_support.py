@@ -142,3 +142,16 @@ def serve_model(env: dict[str, str], settings: dict, check: bool = True) -> subp
     if check and result.returncode != 0:
         pytest.fail(f"serve-model.yml failed:\n{(result.stdout + result.stderr)[-6000:]}")
     return result
+
+
+def lab_minio(data, backup_site: bool = False):
+    """An S3 client (minio.Minio) as the root account on the lab's MinIO, or on its second MinIO, the backup
+    site; `data` is the running data services (lab.data)."""
+    from minio import Minio  # only the tests that talk S3 need it
+
+    s = data.settings
+    if backup_site:
+        endpoint, user, password = data.minio_backup, s.minio_backup_root_user, s.minio_backup_root_password
+    else:
+        endpoint, user, password = data.minio, s.minio_root_user, s.minio_root_password
+    return Minio(endpoint.address, access_key=user, secret_key=password, secure=False)

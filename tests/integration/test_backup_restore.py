@@ -23,10 +23,9 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from lab_support import inventory_var
+from lab_support import inventory_var, lab_minio
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 from s3_support import ansible_json_env, s3_client
@@ -41,13 +40,7 @@ SITE_BUCKET = "platform-backups"
 @pytest.fixture(scope="module")
 def site(running_data_services) -> Minio:
     """An S3 client on the backup site (the lab's second MinIO)."""
-    s = running_data_services.settings
-    return Minio(
-        urlsplit(running_data_services.minio_backup.url()).netloc,
-        access_key=s.minio_backup_root_user,
-        secret_key=s.minio_backup_root_password,
-        secure=False,
-    )
+    return lab_minio(running_data_services, backup_site=True)
 
 
 @pytest.fixture(scope="module")

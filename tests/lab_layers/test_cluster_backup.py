@@ -14,10 +14,9 @@ import io
 import json
 import subprocess
 import uuid
-from urllib.parse import urlsplit
 
 import pytest
-from lab_support import LAB_INVENTORY, ROOT, inventory_var, serve_model
+from lab_support import LAB_INVENTORY, ROOT, inventory_var, lab_minio, serve_model
 from minio import Minio
 
 pytestmark = pytest.mark.lab
@@ -60,24 +59,12 @@ def has_manifest(site: Minio, name: str) -> bool:
 
 @pytest.fixture(scope="module")
 def site(running_data_services) -> Minio:
-    s = running_data_services.settings
-    return Minio(
-        urlsplit(running_data_services.minio_backup.url()).netloc,
-        access_key=s.minio_backup_root_user,
-        secret_key=s.minio_backup_root_password,
-        secure=False,
-    )
+    return lab_minio(running_data_services, backup_site=True)
 
 
 @pytest.fixture(scope="module")
 def primary(running_data_services) -> Minio:
-    s = running_data_services.settings
-    return Minio(
-        urlsplit(running_data_services.minio.url()).netloc,
-        access_key=s.minio_root_user,
-        secret_key=s.minio_root_password,
-        secure=False,
-    )
+    return lab_minio(running_data_services)
 
 
 def put(s3: Minio, bucket: str, key: str, data: bytes) -> None:
