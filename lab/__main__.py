@@ -8,6 +8,7 @@
   e2e                                       the data path end to end, then verify
   secrets                                   generate the lab inventory's secrets (once)
   kubelet [--print]                         build kubelet beside the kube binaries
+  node-runtime                              build a real node's runtime and images; print their paths (JSON)
   status                                    every lab process, with its listening sockets
 
 Exit codes: 0 done, 1 unhealthy (status) or failed, 2 error.
@@ -21,7 +22,7 @@ import shutil
 import sys
 import time
 
-from lab import cluster, credentials, e2e, exclusive, kubelet, toolchain
+from lab import cluster, credentials, e2e, exclusive, kubelet, node_runtime, toolchain
 from lab import processes as proc
 from lab.data import SERVICES as DATA_SERVICES
 from lab.data import Data, DataError
@@ -55,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
     k = sub.add_parser("kubelet", help="build kubelet beside the kube binaries")
     k.add_argument("--print", action="store_true", help="print the path only; exit 1 when not built")
     k.add_argument("--version", help="Kubernetes version (default: lab_tools.kubernetes in versions.yml)")
+    sub.add_parser("node-runtime", help="build a real node's runtime and images (containerd, CNI, OCI archives)")
     sub.add_parser("status", help="every lab process and its listening sockets")
     return top
 
@@ -89,6 +91,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "e2e": lambda a, s: e2e.Pipeline(s).run(),
         "secrets": run_secrets,
         "kubelet": run_kubelet,
+        "node-runtime": lambda a, s: print(json.dumps(node_runtime.build(s.versions["lab_tools"]), indent=2)) or 0,
         "status": run_status,
     }[args.component]
     return handler(args, settings)

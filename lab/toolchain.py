@@ -55,6 +55,9 @@ from lab.settings import cache_root as base_cache
 
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubeadm", "kubectl")
 KWOK_BINARIES = ("kwok",)
+# A real node's runtime (lab/node_runtime.py): built only for the real-node tests.
+CONTAINERD_BINARIES = ("containerd", "ctr", "containerd-shim-runc-v2")
+CNI_PLUGINS = ("bridge", "host-local", "loopback", "portmap")
 HELM_MODULE = "helm.sh/helm/v{major}"
 
 
@@ -242,6 +245,36 @@ def build_kserve(comp: Component, out: Path, work: Path, log) -> None:
     )
 
 
+def build_containerd(comp: Component, out: Path, work: Path, log) -> None:
+    module = "github.com/containerd/containerd/v2"
+    # the storage drivers that need cgo or kernel headers stay out, as in upstream's static builds
+    tags = "no_btrfs no_devmapper no_zfs"
+    flags = {f"{module}/version.Version": comp.version, f"{module}/version.Package": module}
+    pkgs = [f"{module}/cmd/{b}@{comp.version}" for b in comp.binaries]
+    run(
+        ["go", "install", "-trimpath", "-tags", tags, "-ldflags", ldflags(flags), *pkgs],
+        env=go_env({"GOBIN": str(out)}),
+        log=log,
+    )
+
+
+def build_cni_plugins(comp: Component, out: Path, work: Path, log) -> None:
+    module = "github.com/containernetworking/plugins"
+    where = {"bridge": "main", "loopback": "main", "host-local": "ipam", "portmap": "meta"}
+    flags = {"github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion": comp.version}
+    pkgs = [f"{module}/plugins/{where[b]}/{b}@{comp.version}" for b in comp.binaries]
+    run(["go", "install", "-trimpath", "-ldflags", ldflags(flags), *pkgs], env=go_env({"GOBIN": str(out)}), log=log)
+
+
+def build_coredns(comp: Component, out: Path, work: Path, log) -> None:
+    flags = {"github.com/coredns/coredns/coremain.GitCommit": comp.version}
+    run(
+        ["go", "install", "-trimpath", "-ldflags", ldflags(flags), f"github.com/coredns/coredns@{comp.version}"],
+        env=go_env({"GOBIN": str(out)}),
+        log=log,
+    )
+
+
 BUILDERS = {
     "kubernetes": build_kubernetes,
     "etcd": build_etcd,
@@ -250,6 +283,9 @@ BUILDERS = {
     "metallb": build_metallb,
     "argo-workflows": build_argo_workflows,
     "kserve": build_kserve,
+    "containerd": build_containerd,
+    "cni-plugins": build_cni_plugins,
+    "coredns": build_coredns,
 }
 
 
@@ -265,6 +301,18 @@ def build(pins: dict, root: Path | None = None, only: list[str] | None = None) -
         return {}
     if shutil.which("go") is None:
         raise RuntimeError("the lab builds its tools with Go: install Go (>= the go directive of each module)")
+    root.mkdir(parents=True, exist_ok=True)
+    with build_lock():
+        return _build(wanted, root)
+
+
+def build_components(wanted: list[Component], root: Path | None = None) -> dict[str, float]:
+    """Build the given components (lab/node_runtime.py's) unless present, under the build lock."""
+    root = root or cache_root()
+    if all(c.is_built(root) for c in wanted):
+        return {}
+    if shutil.which("go") is None:
+        raise RuntimeError("the node runtime is built with Go: install Go (>= the go directive of each module)")
     root.mkdir(parents=True, exist_ok=True)
     with build_lock():
         return _build(wanted, root)

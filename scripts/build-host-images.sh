@@ -5,7 +5,7 @@
 # (the build function and its inputs), so an image is rebuilt only when the recipe
 # changes or the image is gone, and one build serves every scenario.
 #
-# Usage: scripts/build-host-images.sh [debian12|debian13 ...]   (default: both)
+# Usage: scripts/build-host-images.sh [debian12|debian13|debian13-node ...]   (default: debian12 debian13)
 # Images: localhost/baremetal-mlops-host:<name>
 # Env:    HOST_IMAGE_MIRROR (default http://deb.debian.org/debian)
 set -euo pipefail
@@ -17,14 +17,21 @@ repo=localhost/baremetal-mlops-host
 label=org.baremetal-mlops.recipe
 # What the scenarios' hosts need on top of debootstrap's minbase: systemd as
 # PID 1, Python and python3-apt for Ansible, procps for process checks.
-include=python3,python3-apt,systemd,systemd-sysv,dbus,sudo,iproute2,procps,apt,ca-certificates,gnupg
+host_include=python3,python3-apt,systemd,systemd-sysv,dbus,sudo,iproute2,procps,apt,ca-certificates,gnupg
+# A Kubernetes node (the real-node scenario, molecule/kubeadm_cluster): the
+# host image plus what the containerd and kubeadm roles would install from apt
+# on every node (runc, kubelet's host tools, keepalived and haproxy for the
+# VIP), so each run does not download them again. The node settings kind needs
+# (privileged, a private cgroup namespace, containerd's state off the overlay
+# root) are the container's, in the scenario's molecule.yml.
+node_include=runc,conntrack,socat,ethtool,iptables,keepalived,haproxy
 
 suite_of() {
   case $1 in
     debian12) echo bookworm ;;
-    debian13) echo trixie ;;
+    debian13 | debian13-node) echo trixie ;;
     *)
-      echo "build-host-images: unknown image '$1' (expected debian12 or debian13)" >&2
+      echo "build-host-images: unknown image '$1' (expected debian12, debian13 or debian13-node)" >&2
       return 1
       ;;
   esac
@@ -79,5 +86,7 @@ flock 9
 names=("$@")
 ((${#names[@]})) || names=(debian12 debian13)
 for name in "${names[@]}"; do
+  include=$host_include
+  [[ $name == *-node ]] && include=$host_include,$node_include
   build "$name"
 done

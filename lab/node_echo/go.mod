@@ -1,0 +1,3 @@
+module lab.local/node-echo
+
+go 1.26
