@@ -163,6 +163,48 @@ def release_archive(containerd_bin: Path, version: str) -> Path:
     return archive
 
 
+def current(index: Path, wanted: str) -> bool:
+    return index.is_file() and json.loads(index.read_text()).get("recipe") == wanted
+
+
+def build_images(images: list[str], bins: dict, kube_bin: Path, version: str, wanted: str, out: Path, root: Path):
+    """One OCI archive per image kubeadm names (and lab-echo) into `out`, replacing what was there."""
+    shutil.rmtree(out, ignore_errors=True)
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    archives, skipped = {}, {}
+    with open(root / f"build-node-images-{version}.log", "w") as log, tempfile.TemporaryDirectory() as work:
+        for ref in images:
+            name, tag = image_name(ref), ref.rsplit(":", 1)[1]
+            if name in NOT_BUILT:
+                skipped[ref] = NOT_BUILT[name]
+                continue
+            if name == "pause":
+                binary, entry = build_pause(version, tag, Path(work), log), "/usr/local/bin/pause"
+            elif name in ("etcd", "coredns"):
+                binary, entry = bins[name] / name, None
+                if name == "coredns":
+                    entry = "/usr/local/bin/coredns"
+            else:
+                binary, entry = kube_bin / name, None
+            archives[ref] = oci_archive(ref, binary, partial, log, entry).name
+        echo = build_echo(Path(work), log)
+        archives[ECHO_IMAGE] = oci_archive(ECHO_IMAGE, echo, partial, log, "/usr/local/bin/lab-echo").name
+    record = {
+        "recipe": wanted,
+        "kubernetes": version,
+        "archives": archives,
+        "not_built": skipped,
+        "sandbox_image": next(ref for ref in archives if image_name(ref) == "pause"),
+        "echo_image": ECHO_IMAGE,
+        # kubeadm_preloaded_images in the form the kubeadm role reads
+        "preload": [{"image": ref, "archive": str(out / name)} for ref, name in archives.items()],
+    }
+    (partial / "images.json").write_text(json.dumps(record, indent=2) + "\n")
+    partial.rename(out)
+
+
 def build(pins: dict, root: Path | None = None) -> dict:
     """Build what is absent; return the paths (and seconds spent) as a JSON-ready dict."""
     root = root or toolchain.cache_root()
@@ -179,46 +221,11 @@ def build(pins: dict, root: Path | None = None) -> dict:
     out = root / f"node-images-{version}"
     index = out / "images.json"
     wanted = recipe(pins)
-    if not (index.is_file() and json.loads(index.read_text()).get("recipe") == wanted):
+    if not current(index, wanted):
         with toolchain.build_lock():
-            shutil.rmtree(out, ignore_errors=True)
-            partial = out.with_name(out.name + ".partial")
-            shutil.rmtree(partial, ignore_errors=True)
-            partial.mkdir(parents=True)
-            archives, skipped = {}, {}
-            with open(root / f"build-node-images-{version}.log", "w") as log, tempfile.TemporaryDirectory() as work:
-                for ref in images:
-                    name, tag = image_name(ref), ref.rsplit(":", 1)[1]
-                    if name in NOT_BUILT:
-                        skipped[ref] = NOT_BUILT[name]
-                        continue
-                    if name == "pause":
-                        binary, entry = build_pause(version, tag, Path(work), log), "/usr/local/bin/pause"
-                    elif name in ("etcd", "coredns"):
-                        binary, entry = bins[name] / name, None
-                        if name == "coredns":
-                            entry = "/usr/local/bin/coredns"
-                    else:
-                        binary, entry = kube_bin / name, None
-                    archives[ref] = oci_archive(ref, binary, partial, log, entry).name
-                echo = build_echo(Path(work), log)
-                archives[ECHO_IMAGE] = oci_archive(ECHO_IMAGE, echo, partial, log, "/usr/local/bin/lab-echo").name
-            record = {
-                "recipe": wanted,
-                "kubernetes": version,
-                "archives": archives,
-                "not_built": skipped,
-                "sandbox_image": next(ref for ref in archives if image_name(ref) == "pause"),
-                "echo_image": ECHO_IMAGE,
-            }
-            (partial / "images.json").write_text(json.dumps(record, indent=2) + "\n")
-            partial.rename(out)
+            if not current(index, wanted):  # another process may have built them while we waited
+                build_images(images, bins, kube_bin, version, wanted, out, root)
     record = json.loads(index.read_text())
-    # kubeadm_preloaded_images in the form the kubeadm role reads, written beside the archives
-    preload = [{"image": ref, "archive": str(out / name)} for ref, name in record["archives"].items()]
-    if record.get("preload") != preload:
-        record["preload"] = preload
-        index.write_text(json.dumps(record, indent=2) + "\n")
     return {
         "kubernetes": version,
         "kube_bin": str(kube_bin),
