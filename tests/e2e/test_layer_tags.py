@@ -411,6 +411,9 @@ def local_node(tmp_path):
                           # check mode reads, never writes: no privileges needed
                           ansible_become: false
                           platform_hosts_simulated: false
+                          # this machine boots cgroup v1 (hybrid); the refusal without this
+                          # opt-in is tested in molecule/host_prep
+                          platform_cgroup_v1_allowed: true
             """
         )
     )

@@ -84,3 +84,10 @@ def test_the_archives_hold_every_image_the_pinned_kubeadm_names(lab_settings):
     release = Path(built["containerd_release"])
     digest = release.with_name(release.name + ".sha256sum").read_text().split()[0]
     assert hashlib.sha256(release.read_bytes()).hexdigest() == digest
+
+
+def test_the_lab_builds_the_containerd_the_platform_release_installs(lab_settings):
+    """The real-node tests install the lab's containerd through the role's default version: they must agree."""
+    versions = lab_settings.versions
+    release = versions["platform_releases"][versions["platform_release_default"]]
+    assert versions["lab_tools"]["containerd"] == f"v{release['containerd']}"
