@@ -93,6 +93,12 @@ def podman(*args: str, log) -> None:
     toolchain.run(["podman", *args], env=env, log=log)
 
 
+def owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Archive members owned by root with time 0: the same inputs always make the same archive."""
+    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
+    return info
+
+
 def oci_archive(ref: str, binary: Path, out: Path, log, entrypoint: str | None = None) -> Path:
     """A one-layer image holding `binary` in /usr/local/bin (on PATH), saved as an OCI archive named `ref`."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,13 +113,7 @@ def oci_archive(ref: str, binary: Path, out: Path, log, entrypoint: str | None =
         layer = Path(tmp) / "rootfs.tar"
         with tarfile.open(layer, "w") as tar:
             for path in sorted(rootfs.rglob("*")):
-                info = tar.gettarinfo(str(path), str(path.relative_to(rootfs)))
-                info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
-                if path.is_file():
-                    with open(path, "rb") as handle:
-                        tar.addfile(info, handle)
-                else:
-                    tar.addfile(info)
+                tar.add(path, str(path.relative_to(rootfs)), recursive=False, filter=owned_by_root)
         changes = ["--change", "ENV PATH=/usr/local/bin:/usr/bin:/bin"]
         if entrypoint:
             changes += ["--change", f'ENTRYPOINT ["{entrypoint}"]']
@@ -153,10 +153,7 @@ def release_archive(containerd_bin: Path, version: str) -> Path:
     partial = archive.with_name(archive.name + ".partial")
     with tarfile.open(partial, "w:gz") as tar:
         for name in toolchain.CONTAINERD_BINARIES:
-            info = tar.gettarinfo(str(containerd_bin / name), f"bin/{name}")
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
-            with open(containerd_bin / name, "rb") as handle:
-                tar.addfile(info, handle)
+            tar.add(containerd_bin / name, f"bin/{name}", recursive=False, filter=owned_by_root)
     digest = hashlib.sha256(partial.read_bytes()).hexdigest()
     partial.rename(archive)
     archive.with_name(archive.name + ".sha256sum").write_text(f"{digest}  {archive.name}\n")

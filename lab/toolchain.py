@@ -295,24 +295,17 @@ def build(pins: dict, root: Path | None = None, only: list[str] | None = None) -
     A component is built into a temporary directory and renamed into place,
     so an interrupted build never leaves a half-filled cache entry.
     """
-    root = root or cache_root()
     wanted = [c for c in components(pins) if not (only and c.name not in only)]
+    return build_components(wanted, root)
+
+
+def build_components(wanted: list[Component], root: Path | None = None) -> dict[str, float]:
+    """Build the given components (the lab's, or lab/node_runtime.py's) unless present, under the build lock."""
+    root = root or cache_root()
     if all(c.is_built(root) for c in wanted):
         return {}
     if shutil.which("go") is None:
         raise RuntimeError("the lab builds its tools with Go: install Go (>= the go directive of each module)")
-    root.mkdir(parents=True, exist_ok=True)
-    with build_lock():
-        return _build(wanted, root)
-
-
-def build_components(wanted: list[Component], root: Path | None = None) -> dict[str, float]:
-    """Build the given components (lab/node_runtime.py's) unless present, under the build lock."""
-    root = root or cache_root()
-    if all(c.is_built(root) for c in wanted):
-        return {}
-    if shutil.which("go") is None:
-        raise RuntimeError("the node runtime is built with Go: install Go (>= the go directive of each module)")
     root.mkdir(parents=True, exist_ok=True)
     with build_lock():
         return _build(wanted, root)
