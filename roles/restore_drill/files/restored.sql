@@ -4,29 +4,25 @@
 -- REST API for the backup manifest: lines of hex fields (keys and values as UTF-8 hex, metric values as the
 -- 8 bytes of the double, NaN as "nan"), sorted bytewise, joined by newlines.
 WITH
-params_digest AS (
-  SELECT run_uuid, count(*) AS count,
-    encode(sha256(convert_to(string_agg(line, E'\n' ORDER BY line COLLATE "C"), 'UTF8')), 'hex') AS sha256
-  FROM (SELECT run_uuid,
+lines AS (
+  SELECT 'params' AS kind, run_uuid,
       encode(convert_to(key, 'UTF8'), 'hex') || ':' || encode(convert_to(coalesce(value, ''), 'UTF8'), 'hex') AS line
-    FROM params) AS lines
-  GROUP BY run_uuid),
-tags_digest AS (
-  SELECT run_uuid, count(*) AS count,
-    encode(sha256(convert_to(string_agg(line, E'\n' ORDER BY line COLLATE "C"), 'UTF8')), 'hex') AS sha256
-  FROM (SELECT run_uuid,
-      encode(convert_to(key, 'UTF8'), 'hex') || ':' || encode(convert_to(coalesce(value, ''), 'UTF8'), 'hex') AS line
-    FROM tags) AS lines
-  GROUP BY run_uuid),
-metrics_digest AS (
-  SELECT run_uuid, count(*) AS count,
-    encode(sha256(convert_to(string_agg(line, E'\n' ORDER BY line COLLATE "C"), 'UTF8')), 'hex') AS sha256
-  FROM (SELECT run_uuid,
+    FROM params
+  UNION ALL
+  SELECT 'tags', run_uuid,
+      encode(convert_to(key, 'UTF8'), 'hex') || ':' || encode(convert_to(coalesce(value, ''), 'UTF8'), 'hex')
+    FROM tags
+  UNION ALL
+  SELECT 'metrics', run_uuid,
       encode(convert_to(key, 'UTF8'), 'hex') || ':'
       || CASE WHEN is_nan THEN 'nan' ELSE encode(float8send(value), 'hex') END || ':'
-      || coalesce(step, 0)::text || ':' || coalesce(timestamp, 0)::text AS line
-    FROM latest_metrics) AS lines
-  GROUP BY run_uuid)
+      || coalesce(step, 0)::text || ':' || coalesce(timestamp, 0)::text
+    FROM latest_metrics),
+digests AS (
+  SELECT kind, run_uuid, count(*) AS count,
+    encode(sha256(convert_to(string_agg(line, E'\n' ORDER BY line COLLATE "C"), 'UTF8')), 'hex') AS sha256
+  FROM lines
+  GROUP BY kind, run_uuid)
 SELECT json_build_object(
   'versions', (SELECT coalesce(json_agg(json_build_object('name', name, 'version', version::text)), '[]')
     FROM model_versions),
@@ -44,6 +40,6 @@ SELECT json_build_object(
       'metrics', json_build_object('count', coalesce(m.count, 0), 'sha256', coalesce(m.sha256, encode(sha256(''::bytea), 'hex'))),
       'tags', json_build_object('count', coalesce(t.count, 0), 'sha256', coalesce(t.sha256, encode(sha256(''::bytea), 'hex'))))), '[]')
     FROM runs AS r
-    LEFT JOIN params_digest AS p USING (run_uuid)
-    LEFT JOIN metrics_digest AS m USING (run_uuid)
-    LEFT JOIN tags_digest AS t USING (run_uuid)));
+    LEFT JOIN digests AS p ON p.run_uuid = r.run_uuid AND p.kind = 'params'
+    LEFT JOIN digests AS m ON m.run_uuid = r.run_uuid AND m.kind = 'metrics'
+    LEFT JOIN digests AS t ON t.run_uuid = r.run_uuid AND t.kind = 'tags'));
