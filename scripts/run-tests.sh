@@ -2,9 +2,8 @@
 # The whole test suite: quality gates first (fast, fail early), then pytest,
 # which runs the unit tests, the end-to-end playbook tests, the data path
 # (tests/e2e_data: the same lab.e2e.Pipeline steps `make e2e` chains, each
-# asserted) and every Molecule scenario: those on podman host containers in a
-# second pytest beside the rest. Extra arguments: one pytest run with them
-# instead.
+# asserted) and every Molecule scenario, in three lanes (below). Extra
+# arguments: one pytest run with them instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -28,28 +27,51 @@ if (($#)); then
   exec pytest --durations=30 "$@"
 fi
 
-# The Molecule scenarios on podman host containers (marker molecule_host) need
-# no lab, and much of their time is spent waiting on containers and apt: they
-# run in a second pytest beside the rest of the suite, which holds the lab.
-# Their output follows the main run's; either failing fails the run.
-step "pytest (background): the Molecule scenarios on host containers"
-host_log=$(mktemp /tmp/baremetal-mlops-host-scenarios.XXXXXX)
-setsid pytest -p no:cacheprovider -m molecule_host --durations=10 >"$host_log" 2>&1 &
-host_pid=$!
-# stop the whole background group (pytest, molecule, ansible) if this script ends early
-trap 'kill -- -$host_pid 2>/dev/null || true' EXIT
+# Three pytest processes at once, split by marker, because most of the suite's
+# time is spent waiting on controllers, containers and apt rather than on the
+# two cores:
+#   cluster: the lab cluster, the lab's data services and the lab's Molecule
+#            scenarios (markers lab, integration, molecule), in the foreground;
+#   hosts:   the Molecule scenarios on podman host containers (molecule_host);
+#   rest:    unit tests and the playbook runs that need neither.
+# Only the cluster lane touches the lab, which its tests stop, break and
+# restore; tests/conftest.py refuses a test that reaches the lab through a
+# fixture without one of its markers. The background lanes' output follows the
+# cluster lane's; any lane failing fails the run.
+step "lab secrets (once, before the lanes read them)"
+python -m lab secrets
 
-step "pytest: unit, end-to-end, lab, integration and the lab's Molecule scenarios"
-main_rc=0
-pytest --durations=30 -m "not molecule_host" || main_rc=$?
+declare -A lane_pid lane_log
+lane() { # lane NAME MARKEXPR: start one background pytest in its own process group
+  lane_log[$1]=$(mktemp "/tmp/baremetal-mlops-$1.XXXXXX")
+  setsid pytest -p no:cacheprovider -m "$2" --durations=15 >"${lane_log[$1]}" 2>&1 &
+  lane_pid[$1]=$!
+}
+step "pytest (background): hosts lane, the Molecule scenarios on host containers"
+lane hosts "molecule_host"
+step "pytest (background): rest lane, unit tests and playbooks without the lab"
+lane rest "not lab and not integration and not molecule"
+# stop every background group (pytest, molecule, ansible) if this script ends early
+trap 'for pid in "${lane_pid[@]}"; do kill -- "-$pid" 2>/dev/null || true; done' EXIT
 
-step "pytest (background) results: the Molecule scenarios on host containers"
-host_rc=0
-wait "$host_pid" || host_rc=$?
+step "pytest: cluster lane, the lab, its data services and its Molecule scenarios"
+started=$SECONDS
+rc=0
+pytest --durations=30 -m "lab or integration or (molecule and not molecule_host)" || rc=$?
+echo "run-tests: cluster lane: exit $rc after $((SECONDS - started)) s"
+failed=()
+((rc == 0)) || failed+=(cluster)
+for name in hosts rest; do
+  step "pytest (background) results: $name lane"
+  rc=0
+  wait "${lane_pid[$name]}" || rc=$?
+  cat "${lane_log[$name]}"
+  rm -f "${lane_log[$name]}"
+  echo "run-tests: $name lane: exit $rc, done by $((SECONDS - started)) s"
+  ((rc == 0)) || failed+=("$name")
+done
 trap - EXIT
-cat "$host_log"
-rm -f "$host_log"
-if ((main_rc || host_rc)); then
-  echo "run-tests: pytest failed (main run: exit $main_rc, host scenarios: exit $host_rc)" >&2
+if ((${#failed[@]})); then
+  echo "run-tests: pytest failed in the lanes: ${failed[*]}" >&2
   exit 1
 fi

@@ -156,3 +156,33 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_sessionfinish(session, exitstatus):
     if _unexpected_skips() and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# Lanes: scripts/run-tests.sh runs the suite as three pytest processes at once,
+# split by marker. Only the lane of CLUSTER_LANE_MARKERS may touch the lab
+# cluster or the lab's data services, because tests there stop, break and
+# restore them. A test that reaches them through a fixture without one of those
+# markers would run in another lane, against a cluster or a database that is
+# mid-change: collection refuses it.
+CLUSTER_LANE_MARKERS = {"lab", "integration", "molecule"}
+CLUSTER_LANE_FIXTURES = ("lab", "labdata", "running_data_services")
+
+
+def lane_problems(items) -> list[str]:
+    """One line for each test that uses a cluster-lane fixture without a cluster-lane marker."""
+    problems = []
+    for item in items:
+        if CLUSTER_LANE_MARKERS & {mark.name for mark in item.iter_markers()}:
+            continue
+        used = [name for name in CLUSTER_LANE_FIXTURES if name in getattr(item, "fixturenames", ())]
+        if used:
+            problems.append(
+                f"{item.nodeid} uses {', '.join(used)} but has none of the markers {sorted(CLUSTER_LANE_MARKERS)}"
+            )
+    return problems
+
+
+def pytest_collection_modifyitems(config, items):
+    problems = lane_problems(items)
+    if problems:
+        raise pytest.UsageError("tests/conftest.py lanes:\n" + "\n".join(problems))

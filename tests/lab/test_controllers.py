@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from lab_support import labctl
+
+pytestmark = pytest.mark.lab
 
 
 def cilium_crds(lab) -> dict[str, bool]:
