@@ -56,7 +56,8 @@ def parser() -> argparse.ArgumentParser:
     k = sub.add_parser("kubelet", help="build kubelet beside the kube binaries")
     k.add_argument("--print", action="store_true", help="print the path only; exit 1 when not built")
     k.add_argument("--version", help="Kubernetes version (default: lab_tools.kubernetes in versions.yml)")
-    sub.add_parser("node-runtime", help="build a real node's runtime and images (containerd, CNI, OCI archives)")
+    n = sub.add_parser("node-runtime", help="build a real node's runtime and images (containerd, CNI, OCI archives)")
+    n.add_argument("--kubernetes", help="Kubernetes release (default: lab_tools.kubernetes in versions.yml)")
     sub.add_parser("status", help="every lab process and its listening sockets")
     return top
 
@@ -91,7 +92,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "e2e": lambda a, s: e2e.Pipeline(s).run(),
         "secrets": run_secrets,
         "kubelet": run_kubelet,
-        "node-runtime": lambda a, s: print(json.dumps(node_runtime.build(s.versions["lab_tools"]), indent=2)) or 0,
+        "node-runtime": lambda a, s: (
+            print(json.dumps(node_runtime.build(s.versions["lab_tools"], kubernetes=a.kubernetes), indent=2)) or 0
+        ),
         "status": run_status,
     }[args.component]
     return handler(args, settings)

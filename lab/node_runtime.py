@@ -22,7 +22,9 @@ here, cached beside the lab's other tools ($BAREMETAL_CACHE/lab-tools):
 The kubeadm role imports such archives before init and join
 (`kubeadm_preloaded_images`), the same path an air-gapped site takes.
 
-  python -m lab node-runtime     build what is absent; print the paths as JSON
+  python -m lab node-runtime                      build what is absent; print the paths as JSON
+  python -m lab node-runtime --kubernetes v1.36.1  the same for another Kubernetes release (the
+                                                   real-node upgrade starts from lab_tools.kubernetes_upgrade_from)
 """
 
 from __future__ import annotations
@@ -202,9 +204,12 @@ def build_images(images: list[str], bins: dict, kube_bin: Path, version: str, wa
     partial.rename(out)
 
 
-def build(pins: dict, root: Path | None = None) -> dict:
-    """Build what is absent; return the paths (and seconds spent) as a JSON-ready dict."""
+def build(pins: dict, root: Path | None = None, kubernetes: str | None = None) -> dict:
+    """Build what is absent for the pinned Kubernetes release, or for `kubernetes` when given;
+    return the paths (and seconds spent) as a JSON-ready dict."""
     root = root or toolchain.cache_root()
+    if kubernetes:
+        pins = {**pins, "kubernetes": kubernetes}
     started = time.monotonic()
     kubelet_bin, _ = kubelet.build_kubelet(pins, root=root)  # also builds the lab's kube binaries
     kube_bin = kubelet_bin.parent

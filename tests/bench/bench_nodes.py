@@ -3,7 +3,9 @@
 
   bench_nodes.py    the node runtime's last build times (from its build logs), then the scenario's
                     destroy, create (with prepare) and converge, timed, and the time from `molecule create`
-                    until every node reports Ready; the nodes are destroyed at the end
+                    until every node reports Ready; then side_effect.yml's upgrade (upgrade-compute.yml
+                    from lab_tools.kubernetes_upgrade_from to lab_tools.kubernetes), timed, with what its
+                    API probe saw through the VIP (the longest gap); the nodes are destroyed at the end
 
 The nodes are podman containers, so this runs outside any network namespace.
 Run it through tests/bench/run.py (`make bench`) or from the repo root as
@@ -17,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = "kubeadm_cluster"
 FIRST_CONTROL_PLANE = "kcl-cp1"
 KUBECTL = ["podman", "exec", FIRST_CONTROL_PLANE, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]
+# Molecule's state for this benchmark's run, and where side_effect.yml's probe writes its result
+EPHEMERAL = Path(tempfile.mkdtemp(prefix="bench-nodes-"))
 
 
 def molecule(action: str) -> float:
@@ -36,6 +41,7 @@ def molecule(action: str) -> float:
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
         "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "collections"),
+        "MOLECULE_EPHEMERAL_DIRECTORY": str(EPHEMERAL),
     }
     started = time.monotonic()
     result = subprocess.run(
@@ -90,11 +96,19 @@ def main() -> int:
             ready, total = ready_nodes()
         figures["create_to_all_ready_s"] = round(time.monotonic() - started, 1)
         figures["nodes_ready"] = f"{ready}/{total}"
+        figures["upgrade_s"] = round(molecule("side_effect"), 1)
+        figures["upgrade_api_probe"] = json.loads((EPHEMERAL / "api-probe.json").read_text())
     finally:
         molecule("destroy")
     print(
         f"create and prepare {figures['create_and_prepare_s']} s, converge {figures['converge_s']} s; "
         f"from create to all nodes Ready ({figures['nodes_ready']}): {figures['create_to_all_ready_s']} s"
+    )
+    probe = figures["upgrade_api_probe"]
+    print(
+        f"upgrade {pins['kubernetes_upgrade_from']} -> {pins['kubernetes']}: {figures['upgrade_s']} s; "
+        f"API through the VIP: {probe['probes']} probes, {probe['failures']} failed, "
+        f"longest gap between answers {probe['longest_gap_s']} s"
     )
     print(json.dumps(figures))
     return 0

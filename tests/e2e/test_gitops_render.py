@@ -9,6 +9,7 @@ the image list; a second run changes nothing and check mode writes nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -258,15 +259,20 @@ def manifests(tree, helm, tmp_path_factory):
     }
 
 
+@functools.cache
+def mirror_crds() -> tuple[dict, ...]:
+    """The CRDs the mirror's charts carry, read once per session (some 10-20 s of unpacking)."""
+    return tuple(crd for chart in sorted(MIRROR.glob("*.tgz")) for crd in chart_check.chart_crds(str(chart)))
+
+
 def crd_index(tree_objects: list | None = None) -> k8s_schema.CrdIndex:
     """The CRDs of the mirror's charts, the fixtures and those the tree delivers itself (Gateway API)."""
     index = k8s_schema.CrdIndex()
     for crd in tree_objects or []:
         if crd["kind"] == "CustomResourceDefinition":
             index.add(crd)
-    for chart in sorted(MIRROR.glob("*.tgz")):
-        for crd in chart_check.chart_crds(str(chart)):
-            index.add(crd)
+    for crd in mirror_crds():
+        index.add(crd)
     for fixture in sorted(CRD_FIXTURES.glob("*.yaml")):
         index.add(yaml.safe_load(fixture.read_text()))
     return index
