@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: quality gates first (fast, fail early), then pytest,
-# which runs the unit tests, the end-to-end playbook tests, the data path
-# (tests/e2e_data: the same lab.e2e.Pipeline steps `make e2e` chains, each
-# asserted) and every Molecule scenario, in three lanes (below). Extra
-# arguments: one pytest run with them instead.
+# The whole test suite: the quality gates and pytest, which runs the unit
+# tests, the end-to-end playbook tests, the data path (tests/e2e_data: the
+# same lab.e2e.Pipeline steps `make e2e` chains, each asserted) and every
+# Molecule scenario, in three lanes (below). Extra arguments: the gates, then
+# one pytest run with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -11,18 +11,22 @@ export ANSIBLE_CONFIG=$PWD/ansible.cfg
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "yamllint"
-yamllint --strict .
-step "ansible-lint (profile: production)"
-ANSIBLE_VAULT_PASSWORD_FILE=$PWD/tests/fixtures/example-vault-password ansible-lint
-step "ruff"
-ruff check .
-ruff format --check .
-step "antsibull-changelog lint"
-antsibull-changelog lint
-step "ansible-test sanity"
-scripts/sanity.sh
+gates() {
+  step "yamllint"
+  yamllint --strict .
+  step "ansible-lint (profile: production)"
+  ANSIBLE_VAULT_PASSWORD_FILE=$PWD/tests/fixtures/example-vault-password ansible-lint
+  step "ruff"
+  ruff check .
+  ruff format --check .
+  step "antsibull-changelog lint"
+  antsibull-changelog lint
+  step "ansible-test sanity"
+  scripts/sanity.sh
+}
+
 if (($#)); then
+  gates
   step "pytest $*"
   exec pytest --durations=30 "$@"
 fi
@@ -33,7 +37,8 @@ fi
 #   cluster: the lab cluster, the lab's data services and the lab's Molecule
 #            scenarios (markers lab, integration, molecule), in the foreground;
 #   hosts:   the Molecule scenarios on podman host containers (molecule_host);
-#   rest:    unit tests and the playbook runs that need neither.
+#   rest:    the quality gates above, then unit tests and the playbook runs
+#            that need neither (the lane with the most time to spare).
 # Only the cluster lane touches the lab, which its tests stop, break and
 # restore; tests/conftest.py refuses a test that reaches the lab through a
 # fixture without one of its markers. The background lanes' output follows the
@@ -42,15 +47,20 @@ step "lab secrets (once, before the lanes read them)"
 python -m lab secrets
 
 declare -A lane_pid lane_log
-lane() { # lane NAME MARKEXPR: start one background pytest in its own process group
-  lane_log[$1]=$(mktemp "/tmp/baremetal-mlops-$1.XXXXXX")
-  setsid pytest -p no:cacheprovider -m "$2" --durations=15 >"${lane_log[$1]}" 2>&1 &
-  lane_pid[$1]=$!
+lane() { # lane NAME COMMAND...: start a background lane in its own process group
+  local name=$1
+  shift
+  lane_log[$name]=$(mktemp "/tmp/baremetal-mlops-$name.XXXXXX")
+  setsid "$@" >"${lane_log[$name]}" 2>&1 &
+  lane_pid[$name]=$!
 }
+lane_pytest() { pytest -p no:cacheprovider --durations=15 -m "$1"; }
+export -f step gates lane_pytest
 step "pytest (background): hosts lane, the Molecule scenarios on host containers"
-lane hosts "molecule_host"
-step "pytest (background): rest lane, unit tests and playbooks without the lab"
-lane rest "not lab and not integration and not molecule"
+lane hosts bash -c 'lane_pytest molecule_host'
+step "background: rest lane, the quality gates, then unit tests and playbooks without the lab"
+lane rest bash -c 'rc=0; bash -euo pipefail -c gates || rc=$?
+  lane_pytest "not lab and not integration and not molecule" || rc=$?; exit "$rc"'
 # stop every background group (pytest, molecule, ansible) if this script ends early
 trap 'for pid in "${lane_pid[@]}"; do kill -- "-$pid" 2>/dev/null || true; done' EXIT
 
@@ -62,7 +72,7 @@ echo "run-tests: cluster lane: exit $rc after $((SECONDS - started)) s"
 failed=()
 ((rc == 0)) || failed+=(cluster)
 for name in hosts rest; do
-  step "pytest (background) results: $name lane"
+  step "background results: $name lane"
   rc=0
   wait "${lane_pid[$name]}" || rc=$?
   cat "${lane_log[$name]}"
