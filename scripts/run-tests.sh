@@ -49,7 +49,7 @@ python -m lab secrets
 declare -A lane_pid lane_log
 # The cluster lane is the longest; the background lanes run niced, so they
 # take the cores the cluster lane leaves idle rather than slowing it down
-# (hosts at 5: its containers' kubeadm timeouts still need a fair share).
+# (at 5, not more: kubeadm's and some tests' timeouts still need a fair share).
 lane() { # lane NAME NICENESS COMMAND...: start a background lane in its own process group
   local name=$1 niceness=$2
   shift 2
@@ -62,7 +62,7 @@ export -f step gates lane_pytest
 step "pytest (background): hosts lane, the Molecule scenarios on host containers"
 lane hosts 5 bash -c 'lane_pytest molecule_host'
 step "background: rest lane, the quality gates, then unit tests and playbooks without the lab"
-lane rest 10 bash -c 'rc=0; bash -euo pipefail -c gates || rc=$?
+lane rest 5 bash -c 'rc=0; bash -euo pipefail -c gates || rc=$?
   lane_pytest "not lab and not integration and not molecule" || rc=$?; exit "$rc"'
 # stop every background group (pytest, molecule, ansible) if this script ends early
 trap 'for pid in "${lane_pid[@]}"; do kill -- "-$pid" 2>/dev/null || true; done' EXIT
