@@ -33,3 +33,15 @@ def test_any_cluster_marker_puts_the_test_in_the_cluster_lane(marker):
 
 def test_tests_without_cluster_fixtures_may_go_to_any_lane():
     assert root_conftest.lane_problems([item("tests/x.py::test_a", ["tmp_path"]), item("t::b", [], ["e2e"])]) == []
+
+
+def test_host_scenarios_that_wait_for_go_builds_run_last():
+    spec = importlib.util.spec_from_file_location(
+        "test_scenarios_order", Path(__file__).resolve().parents[1] / "molecule" / "test_scenarios.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    host = [p.id for p in module.scenarios() if any(m.name == "molecule_host" for m in p.marks)]
+    building = [name for name in host if module.waits_for_go_builds(module.ROOT / "molecule" / name)]
+    assert "kubeadm_cluster" in building and "bgp_router" not in building
+    assert host == sorted(set(host) - set(building)) + sorted(building)
