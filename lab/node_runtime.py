@@ -149,16 +149,21 @@ def release_archive(containerd_bin: Path, version: str) -> Path:
     plain = version.lstrip("v")
     folder = containerd_bin.parent / "release"
     archive = folder / f"containerd-{plain}-linux-amd64.tar.gz"
-    if archive.is_file() and archive.with_name(archive.name + ".sha256sum").is_file():
+    checksum = archive.with_name(archive.name + ".sha256sum")
+    if checksum.is_file():  # written last
         return archive
-    folder.mkdir(exist_ok=True)
-    partial = archive.with_name(archive.name + ".partial")
-    with tarfile.open(partial, "w:gz") as tar:
-        for name in toolchain.CONTAINERD_BINARIES:
-            tar.add(containerd_bin / name, f"bin/{name}", recursive=False, filter=owned_by_root)
-    digest = hashlib.sha256(partial.read_bytes()).hexdigest()
-    partial.rename(archive)
-    archive.with_name(archive.name + ".sha256sum").write_text(f"{digest}  {archive.name}\n")
+    # under the build lock: `make test` asks for the node runtime from three processes at once
+    with toolchain.build_lock():
+        if checksum.is_file():
+            return archive
+        folder.mkdir(exist_ok=True)
+        partial = archive.with_name(archive.name + ".partial")
+        with tarfile.open(partial, "w:gz") as tar:
+            for name in toolchain.CONTAINERD_BINARIES:
+                tar.add(containerd_bin / name, f"bin/{name}", recursive=False, filter=owned_by_root)
+        digest = hashlib.sha256(partial.read_bytes()).hexdigest()
+        partial.rename(archive)
+        checksum.write_text(f"{digest}  {archive.name}\n")
     return archive
 
 
