@@ -59,7 +59,7 @@ lane() { # lane NAME NICENESS COMMAND...: start a background lane in its own pro
 }
 lane_pytest() { pytest -p no:cacheprovider --durations=15 -m "$1"; }
 export -f step gates lane_pytest
-# On a cold cache about 40 minutes of Go builds sit under one lock. The builder
+# On a cold cache about 50 minutes of Go builds sit under one lock. The builder
 # keeps that lock busy from the first second, in the order the lanes first need
 # the programs, at the cluster lane's niceness because the cluster lane waits
 # for it; a lane that needs a program sooner builds it itself between two turns.
