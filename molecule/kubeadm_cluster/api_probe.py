@@ -31,13 +31,23 @@ from pathlib import Path
 Sample = tuple[float, float, str | None]  # (monotonic seconds, wall-clock epoch, error or None)
 
 
-def probe(url: str, timeout: float) -> str | None:
-    """None when the API server answered 200, else what went wrong."""
-    context = ssl.create_default_context()
+def unverified_context() -> ssl.SSLContext:
+    """One TLS client context for every probe. The probe measures reachability, so the cluster's CA is not its
+    concern: nothing is verified and no CA bundle is loaded (loading the system bundle for every probe cost about
+    a seventh of a core while three targets were probed each second)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # the probe measures reachability, the cluster's CA is not its concern
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+CONTEXT = unverified_context()
+
+
+def probe(url: str, timeout: float) -> str | None:
+    """None when the API server answered 200, else what went wrong. Each probe opens its own connection."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as answer:
+        with urllib.request.urlopen(url, timeout=timeout, context=CONTEXT) as answer:
             return None if answer.status == 200 else f"HTTP {answer.status}"
     except Exception as exc:  # every failure is a failed probe, named in the result
         return f"{type(exc).__name__}: {exc}"
