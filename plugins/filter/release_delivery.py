@@ -156,8 +156,15 @@ def delivery_state_after(plan: dict, releases_now: dict, record: dict, configmap
 
 
 def established_crds(crds: list) -> list:
-    """The CRDs among `crds` that are Established, reduced to what missing_crds reads (group, kind, condition)."""
+    """The CRDs among `crds` that are Established, reduced to what missing_crds and crds_to_apply read
+    (name, group, kind, condition, recorded manifest digest)."""
     return release_render.established_crds(release_render.plain(crds))
+
+
+def crds_to_apply(objects: list, established: list) -> list:
+    """The CRDs among `objects` absent from `established` or recorded there from another manifest,
+    each annotated with its manifest digest."""
+    return release_render.crds_to_apply(release_render.plain(objects), release_render.plain(established))
 
 
 def node_label_patches(entry: dict, nodes: list | None = None) -> list:
@@ -188,4 +195,5 @@ class FilterModule:
             "delivery_record_configmap": delivery_record_configmap,
             "delivery_state_after": delivery_state_after,
             "established_crds": established_crds,
+            "crds_to_apply": crds_to_apply,
         }

@@ -13,6 +13,8 @@ tree is also the oracle for what direct mode applies.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import posixpath
 import re
 
@@ -203,16 +205,57 @@ def _is_established(crd: dict) -> bool:
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
+# The annotation direct delivery puts on each CRD it applies: the digest of the
+# manifest it applied, so a later run applies again only a CRD whose manifest
+# changed (or that is gone or not Established), not every large schema again.
+CRD_DIGEST_ANNOTATION = "baremetal.mlops/manifest-sha256"
+
+
+def manifest_digest(obj: dict) -> str:
+    """sha256 of an object's manifest as rendered (keys sorted), without our own digest annotation."""
+    annotations = dict((obj.get("metadata") or {}).get("annotations") or {})
+    annotations.pop(CRD_DIGEST_ANNOTATION, None)
+    bare = {**obj, "metadata": {**(obj.get("metadata") or {}), "annotations": annotations}}
+    if not annotations:
+        del bare["metadata"]["annotations"]
+    return hashlib.sha256(json.dumps(bare, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def established_crds(crds: list) -> list[dict]:
-    """The Established CRDs of `crds`, each reduced to its group, kind and condition (a small fact to keep)."""
-    return [
-        {
-            "spec": {"group": crd["spec"]["group"], "names": {"kind": crd["spec"]["names"]["kind"]}},
-            "status": {"conditions": [{"type": "Established", "status": "True"}]},
-        }
-        for crd in crds or []
-        if _is_established(crd)
-    ]
+    """The Established CRDs of `crds`, each reduced to its name, group, kind, condition and the manifest digest
+    direct delivery recorded on it (a small fact to keep)."""
+    kept = []
+    for crd in crds or []:
+        if not _is_established(crd):
+            continue
+        metadata = crd.get("metadata") or {}
+        digest = (metadata.get("annotations") or {}).get(CRD_DIGEST_ANNOTATION)
+        kept.append(
+            {
+                "metadata": {"name": metadata.get("name", ""), **({"digest": digest} if digest else {})},
+                "spec": {"group": crd["spec"]["group"], "names": {"kind": crd["spec"]["names"]["kind"]}},
+                "status": {"conditions": [{"type": "Established", "status": "True"}]},
+            }
+        )
+    return kept
+
+
+def crds_to_apply(objects: list, established: list) -> list[dict]:
+    """The CustomResourceDefinitions among `objects` that direct delivery must apply: absent, not Established,
+    or Established from another manifest than this one (by the digest it recorded). Each comes with that
+    digest as an annotation, for the next run to compare."""
+    applied = {c["metadata"]["name"]: c["metadata"].get("digest") for c in established or [] if c.get("metadata")}
+    found = []
+    for obj in objects or []:
+        if obj.get("kind") != "CustomResourceDefinition":
+            continue
+        digest = manifest_digest(obj)
+        if applied.get(obj["metadata"]["name"]) == digest:
+            continue
+        metadata = obj["metadata"]
+        annotations = {**(metadata.get("annotations") or {}), CRD_DIGEST_ANNOTATION: digest}
+        found.append({**obj, "metadata": {**metadata, "annotations": annotations}})
+    return found
 
 
 def missing_crds(objects: list, crds: list) -> list[str]:

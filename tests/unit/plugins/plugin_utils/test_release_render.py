@@ -277,6 +277,7 @@ def test_established_crds_keeps_only_established_ones_reduced_to_what_missing_cr
     kept = rr.established_crds([full, pending])
     assert kept == [
         {
+            "metadata": {"name": "ipaddresspools.metallb.io"},
             "spec": {"group": "metallb.io", "names": {"kind": "IPAddressPool"}},
             "status": {"conditions": [{"type": "Established", "status": "True"}]},
         }
@@ -297,3 +298,53 @@ def test_node_label_patches_leave_out_nodes_that_carry_the_labels_already():
     assert [p["metadata"]["name"] for p in rr.node_label_patches(entry)] == ["gpu-1", "gpu-2", "gpu-3"]
     converged = [{"metadata": {"name": n, "labels": {**entry["labels"], "other": "kept"}}} for n in entry["nodes"]]
     assert rr.node_label_patches(entry, converged) == []
+
+
+def crd(name: str, description: str = "a route") -> dict:
+    group = name.split(".", 1)[1]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": name, "annotations": {"gateway.networking.k8s.io/bundle-version": "v1.6.1"}},
+        "spec": {
+            "group": group,
+            "names": {"kind": name.split(".")[0].title()},
+            "versions": [{"name": "v1", "schema": {"openAPIV3Schema": {"description": description}}}],
+        },
+    }
+
+
+def live(manifest: dict, established: bool = True) -> dict:
+    """The CRD as the API server lists it after direct delivery applied `manifest`."""
+    return {
+        **manifest,
+        "metadata": {**manifest["metadata"], "uid": "1", "resourceVersion": "9"},
+        "status": {"conditions": [{"type": "Established", "status": "True" if established else "False"}]},
+    }
+
+
+def test_only_crds_new_or_from_another_manifest_are_applied_again():
+    routes, gateways, classes = crd("httproutes.gateway.networking.k8s.io"), crd("gateways.gateway.x"), crd("c.y.z")
+    pool_object = pool("a")
+    first = rr.crds_to_apply([routes, gateways, pool_object], [])
+    assert [c["metadata"]["name"] for c in first] == ["httproutes.gateway.networking.k8s.io", "gateways.gateway.x"]
+    for applied in first:  # the digest rides along, the manifest's own annotations kept
+        assert applied["metadata"]["annotations"][rr.CRD_DIGEST_ANNOTATION] == rr.manifest_digest(applied)
+        assert applied["metadata"]["annotations"]["gateway.networking.k8s.io/bundle-version"] == "v1.6.1"
+    cluster = rr.established_crds([live(first[0]), live(first[1], established=False), live(classes)])
+    # applied and Established: left alone; not Established, or never applied by us (no digest): applied again
+    again = rr.crds_to_apply([routes, gateways, classes], cluster)
+    assert [c["metadata"]["name"] for c in again] == ["gateways.gateway.x", "c.y.z"]
+    # a new bundle (another schema) is applied again
+    newer = crd("httproutes.gateway.networking.k8s.io", description="a route, v1.7")
+    assert [c["metadata"]["name"] for c in rr.crds_to_apply([newer], cluster)] == [newer["metadata"]["name"]]
+    # the manifests themselves are not changed
+    assert rr.CRD_DIGEST_ANNOTATION not in routes["metadata"]["annotations"]
+
+
+def test_the_manifest_digest_ignores_only_our_own_annotation():
+    routes = crd("httproutes.gateway.networking.k8s.io")
+    (annotated,) = rr.crds_to_apply([routes], [])
+    assert rr.manifest_digest(annotated) == rr.manifest_digest(routes)
+    bare = {**routes, "metadata": {"name": routes["metadata"]["name"]}}
+    assert rr.manifest_digest(bare) != rr.manifest_digest(routes)
