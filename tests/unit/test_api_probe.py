@@ -92,30 +92,13 @@ def test_a_probe_run_against_a_server_that_fails_then_answers(tmp_path):
     assert outage["error"].startswith("HTTPError: HTTP Error 503") and outage["until_answer_s"] is not None
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that no CA signed (an API server's own, as the probe meets it)."""
-    import datetime
-    import ipaddress
+def server_certificate(folder: Path) -> tuple[Path, Path]:
+    """An API server's own certificate, signed by no CA the probe knows: (certificate file, key file)."""
+    from cryptography.hazmat.primitives import serialization
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from ansible_collections.baremetal.mlops.tests.unit.plugins.modules.kubeadm_utils import self_signed
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
+    key, cert = self_signed("kube-apiserver")
     cert_file, key_file = folder / "tls.crt", folder / "tls.key"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(
@@ -138,7 +121,7 @@ def test_an_api_server_with_a_certificate_no_ca_signed_counts_as_answering(tmp_p
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(*self_signed(tmp_path))
+    tls.load_cert_chain(*server_certificate(tmp_path))
     server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -12,12 +12,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ansible_collections.baremetal.mlops.plugins.module_utils import kubeadm_token
 
 
-def make_ca(common_name="kubernetes"):
-    """A self-signed CA: (PEM bytes, DER SubjectPublicKeyInfo)."""
+def self_signed(common_name, ca=False):
+    """A self-signed certificate valid for a day: (private key, certificate); a CA when `ca`."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -25,9 +25,15 @@ def make_ca(common_name="kubernetes"):
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
     )
+    if ca:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    return key, builder.sign(key, hashes.SHA256())
+
+
+def make_ca(common_name="kubernetes"):
+    """A self-signed CA: (PEM bytes, DER SubjectPublicKeyInfo)."""
+    key, cert = self_signed(common_name, ca=True)
     spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return cert.public_bytes(serialization.Encoding.PEM), spki
 
