@@ -58,37 +58,41 @@ def test_nothing_probed_is_reported_as_such():
 
 
 def test_a_probe_run_against_a_server_that_fails_then_answers(tmp_path):
-    answers = iter([503, 200, 200])
+    """The endpoint's first probe gets a 503, its second an answer; the twin always answers. The run stops once
+    both have answered after that 503, whatever order the two threads' requests arrive in."""
+    answers = {"/readyz": iter([503, 200]), "/twin": iter([])}
+    seen: dict[str, list[int]] = {"/readyz": [], "/twin": []}
+    lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
-            status = next(answers, 200)
-            seen.append(status)
-            if len(seen) == 3:
-                (tmp_path / "stop").touch()  # the third request ends the run
+            with lock:
+                status = next(answers[self.path], 200)
+                seen[self.path].append(status)
+                if len(seen["/readyz"]) >= 2 and seen["/twin"]:
+                    (tmp_path / "stop").touch()
             self.send_response(status)
             self.end_headers()
 
         def log_message(self, *args):
             pass
 
-    seen: list[int] = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/readyz"
+        base = f"http://127.0.0.1:{server.server_address[1]}"
         out = tmp_path / "result.json"
-        args = ["--url", url, "--stop", str(tmp_path / "stop"), "--out", str(out), "--interval", "0.05"]
-        args += ["--also", f"twin={url}"]
+        args = ["--url", f"{base}/readyz", "--stop", str(tmp_path / "stop"), "--out", str(out), "--interval", "0.05"]
+        args += ["--also", f"twin={base}/twin"]
         assert api_probe.main(args) == 0
     finally:
         server.shutdown()
     result = json.loads(out.read_text())
-    assert seen[0] == 503 and len(seen) >= 3  # both targets ask the same server: one of them got the 503
-    probed = [result, result["others"]["twin"]]
-    assert result["others"]["twin"]["url"] == url
-    assert sum(p["failures"] for p in probed) == 1
-    outage = next(p["outages"][0] for p in probed if p["outages"])
+    assert seen["/readyz"][:2] == [503, 200]
+    twin = result["others"]["twin"]
+    assert twin["url"] == f"{base}/twin" and twin["failures"] == 0 and twin["answered"] >= 1
+    assert result["failures"] == 1 and result["last_answered"] is True
+    (outage,) = result["outages"]
     assert outage["error"].startswith("HTTPError: HTTP Error 503") and outage["until_answer_s"] is not None
 
 
