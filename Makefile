@@ -23,7 +23,7 @@ lab: setup lab-secrets lab-up data-up  ## bring the lab and its data services up
 lab-secrets: setup  ## generate the lab inventory's secrets once (inventories/lab/group_vars/all/secrets.yml, mode 0600)
 	$(LAB) secrets
 
-test: setup  ## run every gate and the whole test suite
+test: setup  ## run every gate and the test suite (the lab and host-container tests: one of three shards, in turn; TEST_SHARD=all for all)
 	scripts/run-tests.sh
 
 lint: setup  ## yamllint, ansible-lint and ruff only

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 import lab as lab_package
 from lab import credentials
@@ -182,7 +183,78 @@ def lane_problems(items) -> list[str]:
     return problems
 
 
+# Shards: the lab and host-container tests (every test of CLUSTER_LANE_MARKERS,
+# Molecule's host scenarios included) are split in two by tests/shards.yml, and
+# scripts/run-tests.sh runs one shard a run, in turn, where the whole suite no
+# longer fits CI's time on two cores (docs/development.md, "Shards"). Every such
+# test belongs to exactly one shard, checked at every collection, so a new test
+# file cannot fall out of both.
+SHARDS_FILE = ROOT / "tests" / "shards.yml"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--shard",
+        default="all",
+        help="run only this shard (all, or a number) of the lab and host-container tests (tests/shards.yml); "
+        "the other tests run whole",
+    )
+
+
+def shard_key(item) -> str:
+    """What tests/shards.yml names: a Molecule scenario as molecule/<scenario>, any other test by its file."""
+    callspec = getattr(item, "callspec", None)
+    if item.nodeid.startswith("tests/molecule/test_scenarios.py::") and callspec is not None:
+        return f"molecule/{callspec.params['scenario']}"
+    return item.nodeid.split("::", 1)[0]
+
+
+def sharded(item) -> bool:
+    return bool((CLUSTER_LANE_MARKERS | {"molecule_host"}) & {mark.name for mark in item.iter_markers()})
+
+
+def shards_of(key: str, shards: dict) -> list[str]:
+    """The shards whose entries name this key: the key itself, or a folder above it (an entry ending in /)."""
+    return sorted(
+        name
+        for name, entries in shards.items()
+        if any(key == entry or (entry.endswith("/") and key.startswith(entry)) for entry in entries)
+    )
+
+
+def shard_problems(keys, shards: dict) -> list[str]:
+    """One line for each key in no shard or in more than one."""
+    problems = []
+    for key in sorted(set(keys)):
+        found = shards_of(key, shards)
+        if len(found) != 1:
+            where = f"shards {', '.join(found)}" if found else "no shard"
+            problems.append(f"{key} is in {where}: name it in exactly one shard of tests/shards.yml")
+    return problems
+
+
+def load_shards() -> dict:
+    return {str(name): list(entries) for name, entries in yaml.safe_load(SHARDS_FILE.read_text())["shards"].items()}
+
+
 def pytest_collection_modifyitems(config, items):
     problems = lane_problems(items)
     if problems:
         raise pytest.UsageError("tests/conftest.py lanes:\n" + "\n".join(problems))
+    heavy = [item for item in items if sharded(item)]
+    if not heavy:
+        return
+    shards = load_shards()
+    problems = shard_problems([shard_key(item) for item in heavy], shards)
+    if problems:
+        raise pytest.UsageError("tests/conftest.py shards:\n" + "\n".join(problems))
+    chosen = config.getoption("shard")
+    if chosen == "all":
+        return
+    if chosen not in shards:
+        raise pytest.UsageError(f"--shard must be all or one of the shards of tests/shards.yml: {', '.join(shards)}")
+    left_out = [item for item in heavy if shards_of(shard_key(item), shards) != [chosen]]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        dropped = set(map(id, left_out))
+        items[:] = [item for item in items if id(item) not in dropped]

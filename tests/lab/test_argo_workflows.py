@@ -116,7 +116,7 @@ def artifact_repository(argo):
 
 
 def finished(lab, name: str) -> dict:
-    return workflow_finished(lab, NAMESPACE, name, timeout=180)
+    return workflow_finished(lab, NAMESPACE, name, timeout=360)  # a ceiling for a loaded machine
 
 
 def pods(lab, name: str) -> list[dict]:

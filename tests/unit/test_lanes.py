@@ -45,3 +45,52 @@ def test_host_scenarios_that_wait_for_go_builds_run_last():
     building = [name for name in host if module.waits_for_go_builds(module.ROOT / "molecule" / name)]
     assert "kubeadm_cluster" in building and "bgp_router" not in building
     assert host == sorted(set(host) - set(building)) + sorted(building)
+
+
+SHARDS = {"1": ["tests/lab/", "molecule/kubeadm_cluster"], "2": ["tests/lab_layers/test_tenancy.py", "molecule/lab"]}
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("tests/lab/test_cluster.py", ["1"]),  # under a folder entry
+        ("tests/lab_layers/test_tenancy.py", ["2"]),  # a file entry
+        ("molecule/lab", ["2"]),  # a scenario, not the folder tests/lab/
+        ("tests/lab_layers/test_serving.py", []),
+        ("molecule/kubeadm", []),  # a scenario entry is no prefix of another scenario
+    ],
+)
+def test_a_key_is_in_the_shards_that_name_it_or_a_folder_above_it(key, expected):
+    assert root_conftest.shards_of(key, SHARDS) == expected
+
+
+def test_a_test_in_no_shard_or_in_two_is_named():
+    shards = {**SHARDS, "2": [*SHARDS["2"], "tests/lab/test_helm.py"]}
+    problems = root_conftest.shard_problems(["tests/lab/test_helm.py", "tests/new/test_x.py", "molecule/lab"], shards)
+    assert problems == [
+        "tests/lab/test_helm.py is in shards 1, 2: name it in exactly one shard of tests/shards.yml",
+        "tests/new/test_x.py is in no shard: name it in exactly one shard of tests/shards.yml",
+    ]
+
+
+def test_every_molecule_scenario_is_in_exactly_one_shard_of_the_real_file():
+    spec = importlib.util.spec_from_file_location(
+        "test_scenarios_shards", Path(__file__).resolve().parents[1] / "molecule" / "test_scenarios.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    keys = [f"molecule/{p.id}" for p in module.scenarios()]
+    assert len(keys) > 20
+    assert root_conftest.shard_problems(keys, root_conftest.load_shards()) == []
+
+
+def test_molecule_scenarios_are_keyed_by_scenario_and_other_tests_by_file():
+    scenario = SimpleNamespace(
+        nodeid="tests/molecule/test_scenarios.py::test_molecule_scenario[lab]",
+        callspec=SimpleNamespace(params={"scenario": "lab"}),
+    )
+    other = SimpleNamespace(
+        nodeid="tests/lab/test_cluster.py::test_nodes[a]", callspec=SimpleNamespace(params={"a": 1})
+    )
+    assert root_conftest.shard_key(scenario) == "molecule/lab"
+    assert root_conftest.shard_key(other) == "tests/lab/test_cluster.py"
