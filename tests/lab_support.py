@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +65,55 @@ class Lab:
 
     def wait_until(self, predicate, what: str, timeout: float = 120.0):
         return wait_until(predicate, what, timeout)
+
+    @contextlib.contextmanager
+    def watch(self, resource: str, namespace: str) -> Iterator[WatchEvents]:
+        """`kubectl get --watch` of one resource in a namespace for the block's duration: every object the API
+        server lists when the watch starts and every change after, deletions included, for what a controller
+        creates and then removes before a test could read it."""
+        with tempfile.TemporaryFile() as sink:
+            watch = ["--watch", "--output-watch-events", "-o", "json"]
+            child = subprocess.Popen(
+                [self.bin["kubectl"], "get", resource, "-n", namespace, *watch],
+                env=self.env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+            events = WatchEvents(sink)
+            try:
+                yield events
+            finally:
+                child.terminate()
+                child.wait(timeout=30)
+                events.close()
+
+
+class WatchEvents:
+    """The events a Lab.watch has written so far, read as (type, object) pairs; after the watch, all it wrote."""
+
+    def __init__(self, sink):
+        self._sink, self._final = sink, None
+
+    def close(self) -> None:
+        self._final = self()
+
+    def __call__(self) -> list[tuple[str, dict]]:
+        if self._final is not None:
+            return self._final
+        self._sink.seek(0)
+        text, decoder, at, events = self._sink.read().decode(), json.JSONDecoder(), 0, []
+        while True:
+            while at < len(text) and text[at].isspace():
+                at += 1
+            if at == len(text):
+                return events
+            try:
+                event, at = decoder.raw_decode(text, at)
+            except json.JSONDecodeError:
+                return events  # an event still being written
+            if not isinstance(event, dict) or "type" not in event:
+                raise AssertionError(f"kubectl --watch wrote something other than an event: {text[at:][:500]}")
+            events.append((event["type"], event["object"]))
 
 
 def inventory_var(name: str):

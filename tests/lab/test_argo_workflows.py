@@ -191,6 +191,26 @@ def test_a_failing_step_is_retried_and_the_workflow_fails_with_the_controllers_m
 
 def test_an_output_artifact_of_the_gpu_step_is_the_input_artifact_of_the_next_step(argo, artifact_repository):
     step = {"image": "registry.example/train:1"}
+    # The controller deletes a Workflow's task results once the Workflow is complete: watch them from the start.
+    with argo.watch("workflowtaskresults", NAMESPACE) as results:
+        name, wf = run_artifact_workflow(argo, step)
+        assert wf["status"]["phase"] == "Succeeded", wf["status"]
+        train = train_id(wf)
+        # the report the controller read, then removed with the rest of the Workflow's once it was complete
+        argo.wait_until(
+            lambda: ("DELETED", train) in [(kind, o["metadata"]["name"]) for kind, o in results()],
+            f"the controller to delete WorkflowTaskResult {train}",
+        )
+    seen = [o for kind, o in results() if kind != "DELETED" and o["metadata"]["name"] == train]
+    assert seen, f"the watch saw no version of WorkflowTaskResult {train} before its deletion"
+    check_artifact_passed_on(argo, artifact_repository, name, wf, seen[-1])
+
+
+def train_id(wf: dict) -> str:
+    return next(n["id"] for n in wf["status"]["nodes"].values() if n["type"] == "Pod" and n["displayName"] == "train")
+
+
+def run_artifact_workflow(argo, step: dict) -> tuple[str, dict]:
     name = submit(
         argo,
         [
@@ -227,8 +247,10 @@ def test_an_output_artifact_of_the_gpu_step_is_the_input_artifact_of_the_next_st
             },
         ],
     )
-    wf = finished(argo, name)
-    assert wf["status"]["phase"] == "Succeeded", wf["status"]
+    return name, finished(argo, name)
+
+
+def check_artifact_passed_on(argo, artifact_repository, name: str, wf: dict, result: dict) -> None:
     ref = wf["status"]["artifactRepositoryRef"]
     assert (ref["configMap"], ref["key"], ref["namespace"]) == ("artifact-repositories", REPOSITORY_KEY, NAMESPACE)
 
@@ -255,7 +277,6 @@ def test_an_output_artifact_of_the_gpu_step_is_the_input_artifact_of_the_next_st
     assert (location["bucket"], location["endpoint"]) == (BUCKET, artifact_repository["s3"]["endpoint"])
 
     # the report the controller read: named after train's node, labelled complete, owned by the Workflow
-    result = argo.get("workflowtaskresult", steps["train"]["id"], "-n", NAMESPACE)
     assert result["metadata"]["labels"]["workflows.argoproj.io/report-outputs-completed"] == "true"
     assert result["metadata"]["labels"]["workflows.argoproj.io/workflow"] == name
     assert [(o["kind"], o["uid"]) for o in result["metadata"]["ownerReferences"]] == [
