@@ -179,9 +179,14 @@ def test_tree_holds_exactly_the_rendering_both_modes_read(tree):
 
 
 def test_direct_delivery_reads_the_same_rendering():
-    direct = (ROOT / "roles/release_delivery/tasks/direct.yml").read_text()
-    for raw in ("release_delivery_releases", "release_delivery_objects", "release_delivery_node_labels"):
-        assert raw not in direct, f"direct.yml must read __release_delivery_plan, not {raw}"
+    tasks = ROOT / "roles/release_delivery/tasks"
+    for path in sorted(tasks.glob("*.yml")):
+        if path.name == "main.yml":  # renders the plan from them
+            continue
+        text = path.read_text()
+        for raw in ("release_delivery_releases", "release_delivery_objects", "release_delivery_node_labels"):
+            assert raw not in text, f"{path.name} must read __release_delivery_plan, not {raw}"
+    direct = (tasks / "direct.yml").read_text()
     assert "__release_delivery_plan.releases" in direct and "__release_delivery_plan.objects" in direct
 
 
