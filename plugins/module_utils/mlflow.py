@@ -24,8 +24,6 @@ from ansible.module_utils.urls import open_url
 API = "/api/2.0/mlflow"
 # The stages MLflow knows; aliases are the modern way, stages remain for archiving.
 STAGES = ("None", "Staging", "Production", "Archived")
-# Run statuses after which a run's data no longer changes (RUNNING and SCHEDULED runs still log).
-FINISHED_RUN_STATUSES = ("FINISHED", "FAILED", "KILLED")
 # MLflow's SQL store keeps +/-Infinity as the largest finite double (SQL has no infinity); NaN as a flag.
 _MLFLOW_DOUBLE_MAX = 1.7976931348623157e308
 # How many experiment ids one runs search names (the search then pages through their runs).

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.baremetal.mlops.plugins.module_utils.mlflow import FINISHED_RUN_STATUSES
+from ansible_collections.baremetal.mlops.plugins.module_utils.mlflow_runs import FINISHED_RUN_STATUSES
 
 
 def registry_problems(models: list, restored: dict) -> list:
