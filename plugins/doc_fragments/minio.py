@@ -41,3 +41,15 @@ requirements:
 notes:
   - The modules talk to the server's S3 API and its admin API (C(/minio/admin/v3)).
 """
+
+    # wait_timeout, of the modules a role runs first against a server it may just have started.
+    WAIT = r"""
+options:
+  wait_timeout:
+    description:
+      - Seconds to wait, before the first request, for O(endpoint) to answer an unsigned C(GET /) as an S3 server
+        does (C(200), C(400) or C(403)); refused connections and other statuses are retried every 2 seconds.
+      - C(0) does not wait.
+    type: int
+    default: 0
+"""

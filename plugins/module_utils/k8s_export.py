@@ -8,67 +8,21 @@ resource of the API groups asked for (the CRs of KServe, Argo, MinIO,
 Longhorn, CloudNativePG...), and the NAMES of its Secrets. Secrets are listed
 as metadata only (PartialObjectMetadataList): their values never leave the
 API server. Server-set fields and status are dropped so a document can be
-applied again. Decisions are pure functions; KubeApi is the only I/O to the
-cluster.
+applied again. Decisions are pure functions; module_utils/kube_api's KubeApi
+is the only I/O to the cluster.
 """
 
 from __future__ import absolute_import, division, print_function
 
 import hashlib
 import json
-import os
-import traceback
 
-try:
-    from kubernetes import config as kube_config
-    from kubernetes.client.exceptions import ApiException
-
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR = None
-except ImportError:
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
-
-    class ApiException(Exception):
-        status = None
-
-
-from ansible_collections.baremetal.mlops.plugins.module_utils.minio import MinioModuleError
+from ansible_collections.baremetal.mlops.plugins.module_utils.kube_api import group_version_path
 from ansible_collections.baremetal.mlops.plugins.module_utils.s3_backup import ensure_bucket, put_bytes
 
-METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 # Set by the API server; an object applied again gets its own.
 SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink")
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-class ClusterExportError(MinioModuleError):
-    """The cluster could not be read, or the export could not be written."""
-
-
-class KubeApi(object):
-    """GET on the API server through a kubeconfig; JSON in, dict out; None for 404."""
-
-    def __init__(self, kubeconfig=None, context=None, timeout=30):
-        path = kubeconfig or os.environ.get("K8S_AUTH_KUBECONFIG") or None
-        self.client = kube_config.new_client_from_config(config_file=path, context=context)
-        self.timeout = timeout
-
-    def get(self, path, metadata_only=False):
-        headers = {"Accept": METADATA_ONLY if metadata_only else "application/json"}
-        method, url, headers, _body, _post = self.client.param_serialize(
-            "GET", path, header_params=headers, auth_settings=["BearerToken"]
-        )
-        try:
-            response = self.client.call_api(method, url, header_params=headers, _request_timeout=self.timeout)
-            data = response.read()
-        except ApiException as exc:
-            raise ClusterExportError("GET %s: %s %s" % (path, exc.status, exc.reason)) from exc
-        if response.status == 404:
-            return None
-        if response.status != 200:
-            raise ClusterExportError("GET %s: HTTP %s %s" % (path, response.status, data[:200]))
-        return json.loads(data)
 
 
 def select_resources(group_list, resource_lists, groups):
@@ -128,8 +82,7 @@ def secret_names_document(namespace, listing):
 
 
 def resource_path(api_version, resource, namespace):
-    base = "/api/%s" % api_version if "/" not in api_version else "/apis/%s" % api_version
-    return "%s/namespaces/%s/%s" % (base, namespace, resource)
+    return "%s/namespaces/%s/%s" % (group_version_path(api_version), namespace, resource)
 
 
 def plan_export(api, namespaces, groups, core_resources):

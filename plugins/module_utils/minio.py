@@ -12,6 +12,7 @@ modules stay thin and the decisions are unit-tested without a server.
 from __future__ import absolute_import, division, print_function
 
 import json
+import time
 import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -55,6 +56,12 @@ def minio_argument_spec():
         region=dict(type="str", default="us-east-1"),
         validate_certs=dict(type="bool", default=True),
     )
+
+
+def wait_argument_spec():
+    """wait_timeout, of the modules that make a site's first calls to a server that may still be starting
+    (doc fragment baremetal.mlops.minio.wait)."""
+    return dict(wait_timeout=dict(type="int", default=0))
 
 
 def require_minio(module):
@@ -147,8 +154,43 @@ def split_endpoint(endpoint):
     return parts.netloc, parts.scheme == "https"
 
 
+# Any S3 server answers an unsigned GET / : 403 AccessDenied, 400, or a listing.
+ANSWERING_STATUSES = (200, 400, 403)
+
+
+def wait_for_endpoint(endpoint, validate_certs, timeout, pool=None, clock=time.monotonic, sleep=time.sleep):
+    """Return once `endpoint` answers an unsigned GET / as an S3 server does; waits at most `timeout` seconds.
+
+    Refused connections and other statuses (a proxy's 502 or 503 while the server starts) are waited out,
+    every 2 seconds. `pool` is a urllib3 PoolManager (a parameter for the tests).
+    """
+    netloc, secure = split_endpoint(endpoint)
+    url = "%s://%s/" % ("https" if secure else "http", netloc)
+    if pool is None:
+        import urllib3
+
+        pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED" if validate_certs else "CERT_NONE")
+    deadline = clock() + timeout
+    while True:
+        try:
+            response = pool.request("GET", url, retries=False, timeout=5.0, preload_content=True)
+            last = "HTTP %s" % response.status
+            if response.status in ANSWERING_STATUSES:
+                return
+        except Urllib3Error as exc:
+            last = str(exc)
+        if clock() >= deadline:
+            raise MinioModuleError("the S3 endpoint %s did not answer within %s s (last: %s)" % (url, timeout, last))
+        sleep(2)
+
+
 def connect(params, access_key=None, secret_key=None):
-    """Return (s3 client, admin client) for the module's connection options."""
+    """Return (s3 client, admin client) for the module's connection options.
+
+    A module with wait_timeout (wait_argument_spec) first waits that long for the endpoint to answer.
+    """
+    if params.get("wait_timeout"):
+        wait_for_endpoint(params["endpoint"], params["validate_certs"], params["wait_timeout"])
     netloc, secure = split_endpoint(params["endpoint"])
     access_key = access_key or params["access_key"]
     secret_key = secret_key or params["secret_key"]

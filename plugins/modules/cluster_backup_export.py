@@ -21,7 +21,7 @@ description:
 author:
   - baremetal.mlops maintainers (@baremetal-mlops)
 requirements:
-  - kubernetes (Python)
+  - kubernetes (Python), for a kubeconfig whose credentials are not a client certificate or a token
   - minio (Python)
 attributes:
   check_mode:
@@ -148,14 +148,10 @@ objects:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
-from ansible_collections.baremetal.mlops.plugins.module_utils.k8s_export import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    KubeApi,
-    export_cluster,
-)
+from ansible_collections.baremetal.mlops.plugins.module_utils.k8s_export import export_cluster
+from ansible_collections.baremetal.mlops.plugins.module_utils.kube_api import KubeApi, KubeApiError
 from ansible_collections.baremetal.mlops.plugins.module_utils.minio import describe, domain_errors, require_minio
 from ansible_collections.baremetal.mlops.plugins.module_utils.s3_backup import connection_spec, s3_client
 
@@ -193,14 +189,10 @@ def export(module):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     require_minio(module)
-    from kubernetes.config.config_exception import ConfigException
-
     try:
         result = export(module)
-    except (ConfigException, *domain_errors()) as exc:
+    except (KubeApiError, *domain_errors()) as exc:
         where = "%s/%s" % (module.params["bucket"], module.params["prefix"])
         message = "exporting the cluster to %s: %s" % (where, describe(exc))
         module.fail_json(msg=message, exception=traceback.format_exc())

@@ -20,6 +20,7 @@ author:
   - baremetal.mlops maintainers (@baremetal-mlops)
 extends_documentation_fragment:
   - baremetal.mlops.minio
+  - baremetal.mlops.minio.wait
 attributes:
   check_mode:
     support: full
@@ -309,6 +310,7 @@ from ansible_collections.baremetal.mlops.plugins.module_utils.minio import (
     read_bucket,
     run_minio_module,
     subject,
+    wait_argument_spec,
 )
 
 
@@ -343,6 +345,7 @@ def bucket_options():
 
 def argument_spec():
     spec = minio_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(bucket_options())
     # Required in the single form only; required_one_of asks for it or the list.
     spec["name"] = dict(type="str")

@@ -21,6 +21,7 @@ author:
   - baremetal.mlops maintainers (@baremetal-mlops)
 extends_documentation_fragment:
   - baremetal.mlops.minio
+  - baremetal.mlops.minio.wait
 attributes:
   check_mode:
     support: full
@@ -183,6 +184,7 @@ from ansible_collections.baremetal.mlops.plugins.module_utils.minio import (
     read_policy,
     run_minio_module,
     subject,
+    wait_argument_spec,
 )
 
 
@@ -199,6 +201,7 @@ def policy_options():
 
 def argument_spec():
     spec = minio_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(policy_options())
     # Required in the single form only; required_one_of asks for it or the list.
     spec["name"] = dict(type="str")

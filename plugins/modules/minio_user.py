@@ -21,6 +21,7 @@ author:
   - baremetal.mlops maintainers (@baremetal-mlops)
 extends_documentation_fragment:
   - baremetal.mlops.minio
+  - baremetal.mlops.minio.wait
 attributes:
   check_mode:
     support: full
@@ -202,6 +203,7 @@ from ansible_collections.baremetal.mlops.plugins.module_utils.minio import (
     run_minio_module,
     secret_matches,
     subject,
+    wait_argument_spec,
 )
 
 
@@ -219,6 +221,7 @@ def user_options():
 
 def argument_spec():
     spec = minio_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(user_options())
     # Required in the single form only; required_one_of asks for it or the list.
     spec["name"] = dict(type="str")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -310,3 +311,21 @@ def test_a_bucket_named_twice_fails_before_any_change(converge, data_services, u
     assert f"twice: ta-{unique}-data" in check["msg"]
     assert stats["changed"] == 0
     assert not s3_client(data_services).bucket_exists(f"artifacts-{unique}")
+
+
+def test_an_endpoint_that_never_answers_fails_naming_it_after_the_wait(converge, unique):
+    """The modules wait for the endpoint themselves (wait_timeout = minio_s3_wait_timeout): a port nobody serves
+    fails the first of them, after that wait, naming the endpoint and what it last saw."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    variables = {**inventory(unique), "minio_s3_endpoint": f"http://127.0.0.1:{closed}", "minio_s3_wait_timeout": 3}
+    rc, stats, tasks = converge(variables)
+    assert rc == 2
+    assert tasks["Buckets with their versioning and scratch-prefix expiry"].get("failed") is True
+    # the modules' tasks hide their results (no_log); the rescue says what failed, without a secret
+    told = tasks["Say which S3 step failed and why"]["msg"]
+    assert told.startswith("storage layer, minio: Buckets with their versioning and scratch-prefix expiry against")
+    assert f"the S3 endpoint http://127.0.0.1:{closed}/ did not answer within 3 s" in told
+    assert converge.base["minio_root_password"] not in told
+    assert stats["changed"] == 0

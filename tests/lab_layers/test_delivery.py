@@ -3,6 +3,7 @@ placement by the real scheduler and DaemonSet controller, and the same rendering
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -165,6 +166,51 @@ def test_a_node_that_lost_its_class_label_is_labelled_again_and_only_it(layers):
     again = layers.play(tags="gpu_operator")
     assert recap(again)["changed"] == 0
     assert "skipping" in again.stdout.split("Label the nodes that lack a label")[1].split("TASK [")[0]
+
+
+def task_output(stdout: str, task: str) -> str:
+    """The output of one task of a run, from its TASK line to the next."""
+    return stdout.split(f"{task}]")[1].split("TASK [")[0]
+
+
+def test_an_object_changed_in_the_cluster_is_found_and_applied_again(layers):
+    """A converged component starts no apply: apply_needed reads its objects and finds nothing to change. A
+    field the rendering sets, changed in the cluster (a team's GPU quota raised by hand), is found by that read
+    and put back by the object apply; the run after it is converged again."""
+    lab = layers.lab
+    quotas = lab.get("resourcequota", "--all-namespaces")["items"]
+    quota = next(q for q in quotas if q["metadata"]["name"] == "team-gpu")
+    namespace, want = quota["metadata"]["namespace"], quota["spec"]["hard"]
+    resource = sorted(want)[0]
+    lab.kubectl(
+        "patch", "resourcequota", "team-gpu", "-n", namespace, "--type=merge",
+        "-p", json.dumps({"spec": {"hard": {resource: "99"}}}),
+    )  # fmt: skip
+
+    repaired = layers.play(tags="platform_tenancy")
+    assert lab.get("resourcequota", "team-gpu", "-n", namespace)["spec"]["hard"] == want
+    assert recap(repaired)["changed"] == 1, repaired.stdout[-3000:]
+    assert "changed:" in task_output(repaired.stdout, "Apply the objects of platform-tenancy")
+    again = layers.play(tags="platform_tenancy")
+    assert recap(again)["changed"] == 0
+    assert "skipping" in task_output(again.stdout, "Apply the objects of platform-tenancy")
+
+
+def test_a_secret_changed_in_the_cluster_is_put_back(layers):
+    """The Longhorn backup target's credentials, edited in the cluster: the next run finds the Secret's data
+    differing from the inventory's and applies it again; the secret key never reaches the output."""
+    lab = layers.lab
+    before = lab.get("secret", "longhorn-backup-s3", "-n", "longhorn-system")["data"]
+    lab.kubectl(
+        "patch", "secret", "longhorn-backup-s3", "-n", "longhorn-system", "--type=merge",
+        "-p", json.dumps({"stringData": {"AWS_ENDPOINTS": "http://elsewhere.invalid:9000"}}),
+    )  # fmt: skip
+
+    repaired = layers.play(tags="longhorn")
+    assert lab.get("secret", "longhorn-backup-s3", "-n", "longhorn-system")["data"] == before
+    assert recap(repaired)["changed"] == 1, repaired.stdout[-3000:]
+    assert "changed:" in task_output(repaired.stdout, "Apply the secrets of longhorn")
+    assert base64.b64decode(before["AWS_SECRET_ACCESS_KEY"]).decode() not in repaired.stdout
 
 
 @pytest.fixture(scope="module")

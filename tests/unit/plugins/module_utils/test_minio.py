@@ -205,3 +205,86 @@ def user_params(**kwargs):
 )
 def test_plan_user(current, params, secret_ok, steps):
     assert mu.plan_user(current, params, secret_ok) == steps
+
+
+class Answers:
+    """A urllib3 PoolManager stand-in: each request takes the next answer (a status, or an exception to raise)."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.urls = []
+
+    def request(self, method, url, **kwargs):
+        self.urls.append((method, url))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return type("Response", (), {"status": answer})()
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_wait_for_endpoint_waits_out_refusals_and_proxy_errors_until_an_s3_answer():
+    from urllib3.exceptions import NewConnectionError
+
+    clock = Clock()
+    pool = Answers(NewConnectionError(None, "Connection refused"), 503, 403)
+    mu.wait_for_endpoint("https://minio.example:9000/", True, 60, pool=pool, clock=clock, sleep=clock.sleep)
+    assert pool.urls == [("GET", "https://minio.example:9000/")] * 3
+    assert clock.slept == [2, 2]
+
+
+def test_wait_for_endpoint_gives_up_at_its_timeout_naming_the_last_answer():
+    clock = Clock()
+    pool = Answers(*[502] * 10)
+    with pytest.raises(mu.MinioModuleError, match=r"http://minio:9000/ did not answer within 5 s \(last: HTTP 502\)"):
+        mu.wait_for_endpoint("minio:9000", False, 5, pool=pool, clock=clock, sleep=clock.sleep)
+    assert clock.now >= 5 and len(pool.urls) == 4
+
+
+def test_wait_for_endpoint_against_real_sockets():
+    """A server that answers as S3 does is ready at once; a port nobody listens on is named with the refusal."""
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Denied(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Denied)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    mu.wait_for_endpoint(f"http://127.0.0.1:{server.server_address[1]}", True, 0)
+    server.server_close()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    with pytest.raises(mu.MinioModuleError, match=r"did not answer within 0 s .*(refused|Connection)"):
+        mu.wait_for_endpoint(f"http://127.0.0.1:{closed}", True, 0)
+
+
+def test_connect_waits_only_when_the_module_has_a_wait_timeout(monkeypatch):
+    waited = []
+    monkeypatch.setattr(mu, "wait_for_endpoint", lambda endpoint, verify, timeout: waited.append((endpoint, timeout)))
+    params = dict(endpoint="http://127.0.0.1:19000", access_key="a", secret_key="b", region="us-east-1")
+    mu.connect(dict(params, validate_certs=True))
+    mu.connect(dict(params, validate_certs=True, wait_timeout=0))
+    assert waited == []
+    mu.connect(dict(params, validate_certs=True, wait_timeout=300))
+    assert waited == [("http://127.0.0.1:19000", 300)]

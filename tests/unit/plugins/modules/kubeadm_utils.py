@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -14,21 +15,31 @@ from ansible_collections.baremetal.mlops.plugins.module_utils import kubeadm_tok
 
 def self_signed(common_name, ca=False):
     """A self-signed certificate valid for a day: (private key, certificate); a CA when `ca`."""
+    return issue(common_name, ca=ca)
+
+
+def issue(common_name, issuer=None, ca=False, ip_address=None):
+    """(private key, certificate) valid for a day, signed by `issuer` (key, certificate) or self-signed; a CA
+    when `ca`; with `ip_address` as its subject alternative name (a server's certificate)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
+    signer_key, signer_name = (issuer[0], issuer[1].subject) if issuer else (key, name)
     now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name)
+        .issuer_name(signer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
+        .not_valid_before(now - datetime.timedelta(minutes=1))
         .not_valid_after(now + datetime.timedelta(days=1))
     )
     if ca:
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-    return key, builder.sign(key, hashes.SHA256())
+    if ip_address:
+        san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip_address))])
+        builder = builder.add_extension(san, critical=False)
+    return key, builder.sign(signer_key, hashes.SHA256())
 
 
 def make_ca(common_name="kubernetes"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.baremetal.mlops.plugins.module_utils import k8s_export
+from ansible_collections.baremetal.mlops.plugins.module_utils import kube_api
 from ansible_collections.baremetal.mlops.plugins.modules import cluster_backup_export
 from ansible_collections.baremetal.mlops.tests.unit.plugins.module_utils.test_k8s_export import SECRET_VALUE, FakeApi
 from ansible_collections.baremetal.mlops.tests.unit.plugins.modules.s3_versioned import VersionedS3
@@ -51,7 +51,7 @@ def test_an_api_error_fails_naming_the_path(cluster, monkeypatch):
     api, _s3 = cluster
 
     def refuse(path, metadata_only=False):
-        raise k8s_export.ClusterExportError(f"GET {path}: 403 Forbidden")
+        raise kube_api.KubeApiError(f"GET {path}: 403 Forbidden")
 
     monkeypatch.setattr(api, "get", refuse)
     result, failed = run_module(cluster_backup_export.main, ARGS)
