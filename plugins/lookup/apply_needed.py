@@ -59,6 +59,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.baremetal.mlops.plugins.plugin_utils.apply_check import apply_needed
 from ansible_collections.baremetal.mlops.plugins.plugin_utils.kube_lookup import cluster_reads
+from ansible_collections.baremetal.mlops.plugins.plugin_utils.release_render import plain
 
 display = Display()
 
@@ -67,7 +68,7 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         objects = []
-        for term in terms:
+        for term in plain(terms):
             objects.extend(term if isinstance(term, list) else [term])
         for obj in objects:
             if not isinstance(obj, dict) or not (obj.get("metadata") or {}).get("name") or not obj.get("kind"):

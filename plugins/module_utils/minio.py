@@ -583,3 +583,130 @@ def apply_user(admin, desired, current, steps):
                 admin.user_enable(name)
             else:
                 admin.user_disable(name)
+
+
+# ------------------------------------------------ items of the list forms
+# The options of one item, and the planning of one item, shared by the
+# modules (which then apply the plan) and by lookup minio_pending (which
+# only asks whether there is one, in the task's own process).
+
+
+def bucket_options():
+    """The options of one bucket: the module's own (single form) and those of each O(buckets) item."""
+    return dict(
+        name=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        versioning=dict(type="str", choices=["enabled", "suspended", "disabled"]),
+        object_lock=dict(type="bool"),
+        object_lock_retention=dict(
+            type="dict",
+            options=dict(
+                mode=dict(type="str", required=True, choices=["GOVERNANCE", "COMPLIANCE"]),
+                days=dict(type="int", required=True),
+            ),
+        ),
+        lifecycle_rules=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                id=dict(type="str", required=True),
+                prefix=dict(type="str", default=""),
+                enabled=dict(type="bool", default=True),
+                expiration_days=dict(type="int"),
+                noncurrent_expiration_days=dict(type="int"),
+            ),
+        ),
+        force=dict(type="bool", default=False),
+    )
+
+
+def bucket_list_spec():
+    """The O(buckets) option of minio_bucket (and of lookup minio_pending)."""
+    return dict(type="list", elements="dict", options=bucket_options())
+
+
+def bucket_steps(s3, desired):
+    """(current, steps) of one bucket: read_bucket and plan_bucket. `desired` holds the bucket's options and the
+    connection's region."""
+    current = read_bucket(s3, desired["name"])
+    return current, plan_bucket(current, desired)
+
+
+def policy_options():
+    """The options of one policy: the module's own (single form) and those of each O(policies) item."""
+    return dict(
+        name=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        policy=dict(type="raw"),
+        buckets=dict(type="list", elements="str"),
+        access=dict(type="str", default="read-write", choices=["read-only", "read-write"]),
+    )
+
+
+def policy_list_spec():
+    """The O(policies) option of minio_policy (and of lookup minio_pending)."""
+    return dict(
+        type="list",
+        elements="dict",
+        options=policy_options(),
+        mutually_exclusive=[("policy", "buckets")],
+        required_if=[("state", "present", ("policy", "buckets"), True)],
+    )
+
+
+def wanted_policy(params):
+    if params["buckets"] is not None:
+        return bucket_policy(params["buckets"], params["access"])
+    document = params["policy"]
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError as exc:
+            raise MinioModuleError("policy is not valid JSON: %s" % exc) from None
+    if not isinstance(document, dict) or "Statement" not in document:
+        raise MinioModuleError("policy must be a mapping with a Statement list")
+    return normalize_policy(document)
+
+
+def policy_change(admin, desired):
+    """(current, after, changed) of one canned policy; `after` is None when it is to be absent."""
+    current = read_policy(admin, desired["name"])
+    if desired["state"] == "absent":
+        return current, None, current is not None
+    after = wanted_policy(desired)
+    return current, after, after != current
+
+
+def user_options():
+    """The options of one user: the module's own (single form) and those of each O(users) item."""
+    return dict(
+        name=dict(type="str", required=True),
+        secret=dict(type="str", no_log=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        status=dict(type="str", default="enabled", choices=["enabled", "disabled"]),
+        policies=dict(type="list", elements="str"),
+        update_secret=dict(type="str", default="always", choices=["always", "on_create"], no_log=False),
+    )
+
+
+def user_list_spec():
+    """The O(users) option of minio_user (and of lookup minio_pending)."""
+    return dict(type="list", elements="dict", options=user_options())
+
+
+def user_steps(params, admin, desired):
+    """(current, steps) of one user. `params` are the connection options: the user's secret is checked by
+    signing a request with it (secret_matches)."""
+    name = desired["name"]
+    current = read_user(admin, name)
+    if desired["state"] == "present":
+        if current is None and not desired["secret"]:
+            raise MinioModuleError("secret is required to create user %s" % name)
+        if desired["secret"] is not None and not 8 <= len(desired["secret"]) <= 40:
+            raise MinioModuleError("secret must be 8 to 40 characters long")
+    secret_ok = None
+    check_secret = desired["state"] == "present" and desired["update_secret"] == "always" and desired["secret"]
+    # A disabled user cannot sign requests, so its secret cannot be checked; it is left as is.
+    if current is not None and current["status"] == "enabled" and check_secret:
+        secret_ok = secret_matches(params, name, desired["secret"])
+    return current, plan_user(current, desired, secret_ok)

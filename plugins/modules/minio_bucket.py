@@ -301,46 +301,19 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.baremetal.mlops.plugins.module_utils.minio import (
     apply_bucket,
+    bucket_list_spec,
+    bucket_options,
+    bucket_steps,
     connect,
     converge,
     desired_bucket_view,
     list_form_checks,
     minio_argument_spec,
-    plan_bucket,
     read_bucket,
     run_minio_module,
     subject,
     wait_argument_spec,
 )
-
-
-def bucket_options():
-    """The options of one bucket: the module's own (single form) and those of each O(buckets) item."""
-    return dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        versioning=dict(type="str", choices=["enabled", "suspended", "disabled"]),
-        object_lock=dict(type="bool"),
-        object_lock_retention=dict(
-            type="dict",
-            options=dict(
-                mode=dict(type="str", required=True, choices=["GOVERNANCE", "COMPLIANCE"]),
-                days=dict(type="int", required=True),
-            ),
-        ),
-        lifecycle_rules=dict(
-            type="list",
-            elements="dict",
-            options=dict(
-                id=dict(type="str", required=True),
-                prefix=dict(type="str", default=""),
-                enabled=dict(type="bool", default=True),
-                expiration_days=dict(type="int"),
-                noncurrent_expiration_days=dict(type="int"),
-            ),
-        ),
-        force=dict(type="bool", default=False),
-    )
 
 
 def argument_spec():
@@ -349,15 +322,14 @@ def argument_spec():
     spec.update(bucket_options())
     # Required in the single form only; required_one_of asks for it or the list.
     spec["name"] = dict(type="str")
-    spec["buckets"] = dict(type="list", elements="dict", options=bucket_options())
+    spec["buckets"] = bucket_list_spec()
     return spec
 
 
 def converge_bucket(module, s3, desired):
     """Plan one bucket, apply the plan unless in check mode, and return the bucket's result."""
     desired = dict(desired, region=module.params["region"])
-    current = read_bucket(s3, desired["name"])
-    steps = plan_bucket(current, desired)
+    current, steps = bucket_steps(s3, desired)
     after = desired_bucket_view(current, desired)
     if steps and not module.check_mode:
         apply_bucket(s3, desired, steps)

@@ -169,34 +169,20 @@ results:
             Resource: ["arn:aws:s3:::team-a/*"]
 """
 
-import json
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.baremetal.mlops.plugins.module_utils.minio import (
-    MinioModuleError,
-    bucket_policy,
     connect,
     converge,
     list_form_checks,
     minio_argument_spec,
-    normalize_policy,
-    read_policy,
+    policy_change,
+    policy_list_spec,
+    policy_options,
     run_minio_module,
     subject,
     wait_argument_spec,
 )
-
-
-def policy_options():
-    """The options of one policy: the module's own (single form) and those of each O(policies) item."""
-    return dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        policy=dict(type="raw"),
-        buckets=dict(type="list", elements="str"),
-        access=dict(type="str", default="read-write", choices=["read-only", "read-write"]),
-    )
 
 
 def argument_spec():
@@ -205,43 +191,18 @@ def argument_spec():
     spec.update(policy_options())
     # Required in the single form only; required_one_of asks for it or the list.
     spec["name"] = dict(type="str")
-    spec["policies"] = dict(
-        type="list",
-        elements="dict",
-        options=policy_options(),
-        mutually_exclusive=[("policy", "buckets")],
-        required_if=[("state", "present", ("policy", "buckets"), True)],
-    )
+    spec["policies"] = policy_list_spec()
     return spec
-
-
-def wanted_policy(params):
-    if params["buckets"] is not None:
-        return bucket_policy(params["buckets"], params["access"])
-    document = params["policy"]
-    if isinstance(document, str):
-        try:
-            document = json.loads(document)
-        except ValueError as exc:
-            raise MinioModuleError("policy is not valid JSON: %s" % exc) from None
-    if not isinstance(document, dict) or "Statement" not in document:
-        raise MinioModuleError("policy must be a mapping with a Statement list")
-    return normalize_policy(document)
 
 
 def converge_policy(module, admin, desired):
     """Compare one policy with the server's, write or delete it unless in check mode, and return its result."""
     name = desired["name"]
-    current = read_policy(admin, name)
-    if desired["state"] == "absent":
-        after = None
-        changed = current is not None
-        if changed and not module.check_mode:
+    current, after, changed = policy_change(admin, desired)
+    if changed and not module.check_mode:
+        if after is None:
             admin.policy_remove(name)
-    else:
-        after = wanted_policy(desired)
-        changed = after != current
-        if changed and not module.check_mode:
+        else:
             admin.policy_add(name, policy=after)
     result = dict(name=name, changed=changed, policy=after)
     if module._diff:

@@ -192,31 +192,19 @@ results:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.baremetal.mlops.plugins.module_utils.minio import (
-    MinioModuleError,
     apply_user,
     connect,
     converge,
     list_form_checks,
     minio_argument_spec,
-    plan_user,
     read_user,
     run_minio_module,
-    secret_matches,
     subject,
+    user_list_spec,
+    user_options,
+    user_steps,
     wait_argument_spec,
 )
-
-
-def user_options():
-    """The options of one user: the module's own (single form) and those of each O(users) item."""
-    return dict(
-        name=dict(type="str", required=True),
-        secret=dict(type="str", no_log=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        status=dict(type="str", default="enabled", choices=["enabled", "disabled"]),
-        policies=dict(type="list", elements="str"),
-        update_secret=dict(type="str", default="always", choices=["always", "on_create"], no_log=False),
-    )
 
 
 def argument_spec():
@@ -225,7 +213,7 @@ def argument_spec():
     spec.update(user_options())
     # Required in the single form only; required_one_of asks for it or the list.
     spec["name"] = dict(type="str")
-    spec["users"] = dict(type="list", elements="dict", options=user_options())
+    spec["users"] = user_list_spec()
     return spec
 
 
@@ -236,18 +224,7 @@ def user_view(name, user):
 def converge_user(module, admin, desired):
     """Plan one user, apply the plan unless in check mode, and return the user's result (never its secret)."""
     name = desired["name"]
-    current = read_user(admin, name)
-    if desired["state"] == "present":
-        if current is None and not desired["secret"]:
-            raise MinioModuleError("secret is required to create user %s" % name)
-        if desired["secret"] is not None and not 8 <= len(desired["secret"]) <= 40:
-            raise MinioModuleError("secret must be 8 to 40 characters long")
-    secret_ok = None
-    check_secret = desired["state"] == "present" and desired["update_secret"] == "always" and desired["secret"]
-    # A disabled user cannot sign requests, so its secret cannot be checked; it is left as is.
-    if current is not None and current["status"] == "enabled" and check_secret:
-        secret_ok = secret_matches(module.params, name, desired["secret"])
-    steps = plan_user(current, desired, secret_ok)
+    current, steps = user_steps(module.params, admin, desired)
     after = None
     if desired["state"] == "present":
         after = dict(status=desired["status"], policies=current["policies"] if current else [])

@@ -172,6 +172,13 @@ def register(cleanup, variables):
         cleanup["policies"].add(f"{team['name']}-rw")
 
 
+MODULE_TASKS = (
+    "Buckets with their versioning and scratch-prefix expiry",
+    "Team policies, read-write on the team's own buckets (MinIO admin API)",
+    "Team users holding only their team's policy (MinIO admin API)",
+)
+
+
 def test_converge_makes_what_the_inventory_asks_then_changes_nothing(converge, cleanup, data_services, unique):
     variables = inventory(unique)
     register(cleanup, variables)
@@ -238,9 +245,22 @@ def test_converge_makes_what_the_inventory_asks_then_changes_nothing(converge, c
         as_b.get_object(f"ta-{unique}-models", "model.pkl")
     assert denied.value.code == "AccessDenied"
 
-    rc, stats, _ = converge(variables)
+    # converged: the comparison finds nothing, so no module runs at all
+    rc, stats, tasks = converge(variables)
     assert rc == 0
     assert stats["changed"] == 0, stats
+    for task in MODULE_TASKS:
+        assert tasks[task].get("skipped") is True, (task, tasks[task])
+
+    # one team's secret changed outside the collection: only that user is handed to its module, which puts the
+    # inventory's secret back
+    admin.user_add(team_a["name"], "changed-elsewhere-1")
+    rc, stats, tasks = converge(variables)
+    assert (rc, stats["changed"]) == (0, 1), stats
+    users = tasks["Team users holding only their team's policy (MinIO admin API)"]["results"]
+    assert [(u["name"], u["steps"]) for u in users] == [(team_a["name"], ["secret"])], users
+    assert all(tasks[task].get("skipped") is True for task in MODULE_TASKS[:2])
+    s3_client(data_services, team_a["name"], team_a["s3_secret_key"]).list_buckets()
 
 
 def test_check_mode_reports_a_changed_inventory_and_changes_nothing(converge, cleanup, data_services, unique):
@@ -262,14 +282,14 @@ def test_check_mode_reports_a_changed_inventory_and_changes_nothing(converge, cl
     assert rc == 0, tasks
     # The runs bucket's rules and the two new buckets; the new team's policy; its user.
     assert stats["changed"] == 3, stats
-    # Each item's prediction: the runs bucket's rules and the two new buckets.
+    # Only the buckets that differ reach the module (the comparison found them), each with its prediction: the
+    # runs bucket's rules and the two new buckets.
     results = tasks["Buckets with their versioning and scratch-prefix expiry"]["results"]
-    assert [r["changed"] for r in results] == [False, True, False, True] + [False] * 3 + [True], results
-    assert [r["steps"] for r in results if r["changed"]] == [
-        ["lifecycle"],
-        ["create", "versioning", "lifecycle"],
-        ["create", "lifecycle"],
-    ]
+    assert [(r["name"], r["changed"], r["steps"]) for r in results] == [
+        (f"runs-{unique}", True, ["lifecycle"]),
+        (f"new-{unique}", True, ["create", "versioning", "lifecycle"]),
+        (f"tc-{unique}-data", True, ["create", "lifecycle"]),
+    ], results
 
     s3, admin = s3_client(data_services), admin_client(data_services)
     assert not s3.bucket_exists(f"new-{unique}")
@@ -314,18 +334,18 @@ def test_a_bucket_named_twice_fails_before_any_change(converge, data_services, u
 
 
 def test_an_endpoint_that_never_answers_fails_naming_it_after_the_wait(converge, unique):
-    """The modules wait for the endpoint themselves (wait_timeout = minio_s3_wait_timeout): a port nobody serves
-    fails the first of them, after that wait, naming the endpoint and what it last saw."""
+    """The comparison with the endpoint waits for it first (minio_s3_wait_timeout): a port nobody serves fails
+    it after that wait, naming the endpoint and what it last saw."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     variables = {**inventory(unique), "minio_s3_endpoint": f"http://127.0.0.1:{closed}", "minio_s3_wait_timeout": 3}
     rc, stats, tasks = converge(variables)
     assert rc == 2
-    assert tasks["Buckets with their versioning and scratch-prefix expiry"].get("failed") is True
-    # the modules' tasks hide their results (no_log); the rescue says what failed, without a secret
+    assert tasks["Compare the S3 endpoint with the inventory"].get("failed") is True
+    # the comparison's task hides its result (no_log); the rescue says what failed, without a secret
     told = tasks["Say which S3 step failed and why"]["msg"]
-    assert told.startswith("storage layer, minio: Buckets with their versioning and scratch-prefix expiry against")
+    assert told.startswith("storage layer, minio: Compare the S3 endpoint with the inventory against")
     assert f"the S3 endpoint http://127.0.0.1:{closed}/ did not answer within 3 s" in told
     assert converge.base["minio_root_password"] not in told
     assert stats["changed"] == 0

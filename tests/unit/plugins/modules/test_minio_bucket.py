@@ -242,6 +242,6 @@ def test_list_form_bad_input(connections, args, message):
 
 def test_list_items_take_the_single_form_options():
     spec = minio_bucket.argument_spec()
-    assert spec["buckets"]["options"] == minio_bucket.bucket_options()
-    single = {key: value for key, value in spec.items() if key in minio_bucket.bucket_options()}
-    assert single == dict(minio_bucket.bucket_options(), name=dict(type="str"))
+    assert spec["buckets"]["options"] == minio_utils.bucket_options()
+    single = {key: value for key, value in spec.items() if key in minio_utils.bucket_options()}
+    assert single == dict(minio_utils.bucket_options(), name=dict(type="str"))

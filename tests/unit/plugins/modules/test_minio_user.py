@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.baremetal.mlops.plugins.module_utils import minio as minio_utils
 from ansible_collections.baremetal.mlops.plugins.modules import minio_user
 from ansible_collections.baremetal.mlops.tests.unit.plugins.modules.utils import FakeAdmin, FakeS3, run_module
 
@@ -17,7 +18,7 @@ def admin(monkeypatch):
     monkeypatch.setattr(minio_user, "connect", lambda params, **kw: (FakeS3(), fake))
     # The S3 signature check: the fake server accepts exactly the stored secret.
     monkeypatch.setattr(
-        minio_user, "secret_matches", lambda params, name, secret: fake.users[name].get("secret") == secret
+        minio_utils, "secret_matches", lambda params, name, secret: fake.users[name].get("secret") == secret
     )
     return fake
 
