@@ -32,14 +32,20 @@ options:
   label_selector:
     description: Label selector, for example C(app=web,tier!=cache).
     type: str
+  metadata_only:
+    description:
+      - Return each object's metadata only (names, labels, annotations), as the API server sends it for a
+        C(PartialObjectMetadataList); much smaller than the objects for large kinds such as Nodes.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - baremetal.mlops.kube_api
 """
 
 EXAMPLES = r"""
-- name: Read the nodes
+- name: Read the nodes' names and labels
   ansible.builtin.set_fact:
-    nodes: "{{ query('baremetal.mlops.cluster_objects', kind='Node') }}"
+    nodes: "{{ query('baremetal.mlops.cluster_objects', kind='Node', metadata_only=true) }}"
 
 - name: Read labelled ConfigMaps of one namespace
   ansible.builtin.set_fact:
@@ -80,6 +86,6 @@ class LookupModule(LookupBase):
             path += f"/{served['name']}"
             if self.get_option("label_selector"):
                 path += "?" + urlencode({"labelSelector": self.get_option("label_selector")})
-            listing = api.get(path) or {}
-        # a listing's items carry no apiVersion and kind of their own
-        return [{"apiVersion": api_version, "kind": kind, **item} for item in listing.get("items") or []]
+            listing = api.get(path, metadata_only=self.get_option("metadata_only")) or {}
+        # a listing's items carry no apiVersion and kind of their own (a metadata listing's name another kind)
+        return [{**item, "apiVersion": api_version, "kind": kind} for item in listing.get("items") or []]

@@ -39,10 +39,13 @@ class FakeApi(KubeApi):
         self.bodies = {**DISCOVERY, **bodies}
         self.fail = fail
         self.reads = []
+        self.metadata_reads = []
         self._discovery = {}
 
     def get(self, path, metadata_only=False):
         self.reads.append(path)
+        if metadata_only:
+            self.metadata_reads.append(path)
         if self.fail:
             raise KubeApiError(self.fail)
         return json.loads(json.dumps(self.bodies[path])) if path in self.bodies else None
@@ -176,3 +179,17 @@ def test_cluster_objects_lists_a_kind_with_its_api_version_and_kind_on_each_item
     lookup("cluster_objects").run([], kind="Node", namespace="ignored")
     assert api.reads[-1] == "/api/v1/nodes"
     assert lookup("cluster_objects").run([], api_version="argoproj.io/v1alpha1", kind="Workflow") == []
+
+
+def test_cluster_objects_can_ask_for_metadata_only(cluster):
+    """What node labelling reads: a PartialObjectMetadataList, each item named as the kind listed."""
+    metadata = {"metadata": {"name": "gpu-1", "labels": {"nvidia.com/mig.config": "all-1g.10gb"}}}
+    api = cluster({"/api/v1/nodes": {"kind": "PartialObjectMetadataList", "items": [
+        {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", **metadata}
+    ]}})  # fmt: skip
+    assert lookup("cluster_objects").run([], kind="Node", metadata_only=True) == [
+        {"apiVersion": "v1", "kind": "Node", **metadata}
+    ]
+    assert api.metadata_reads == ["/api/v1/nodes"]
+    lookup("cluster_objects").run([], kind="Node")
+    assert api.metadata_reads == ["/api/v1/nodes"]  # the full objects otherwise
