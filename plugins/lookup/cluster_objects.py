@@ -66,7 +66,7 @@ from urllib.parse import urlencode
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.baremetal.mlops.plugins.module_utils.kube_api import group_version_path
+from ansible_collections.baremetal.mlops.plugins.module_utils.kube_api import resource_path
 from ansible_collections.baremetal.mlops.plugins.plugin_utils.kube_lookup import cluster_reads
 
 
@@ -80,10 +80,8 @@ class LookupModule(LookupBase):
             served = api.resource(api_version, kind)
             if served is None:
                 return []
-            path = group_version_path(api_version)
-            if served.get("namespaced") and self.get_option("namespace"):
-                path += f"/namespaces/{self.get_option('namespace')}"
-            path += f"/{served['name']}"
+            namespace = self.get_option("namespace") if served.get("namespaced") else None
+            path = resource_path(api_version, served["name"], namespace)
             if self.get_option("label_selector"):
                 path += "?" + urlencode({"labelSelector": self.get_option("label_selector")})
             listing = api.get(path, metadata_only=self.get_option("metadata_only")) or {}

@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 import hashlib
 import json
 
-from ansible_collections.baremetal.mlops.plugins.module_utils.kube_api import group_version_path
+from ansible_collections.baremetal.mlops.plugins.module_utils.kube_api import resource_path
 from ansible_collections.baremetal.mlops.plugins.module_utils.s3_backup import ensure_bucket, put_bytes
 
 # Set by the API server; an object applied again gets its own.
@@ -79,10 +79,6 @@ def secret_names_document(namespace, listing):
     """The names of a namespace's Secrets (from a metadata-only listing): never a value."""
     names = sorted(item["metadata"]["name"] for item in listing.get("items") or [])
     return dict(apiVersion="v1", kind="SecretNames", metadata=dict(namespace=namespace), names=names)
-
-
-def resource_path(api_version, resource, namespace):
-    return "%s/namespaces/%s/%s" % (group_version_path(api_version), namespace, resource)
 
 
 def plan_export(api, namespaces, groups, core_resources):

@@ -52,6 +52,14 @@ def group_version_path(api_version):
     return "/api/%s" % api_version if "/" not in api_version else "/apis/%s" % api_version
 
 
+def resource_path(api_version, resource, namespace=None):
+    """The path of a resource (its plural name), in one namespace when `namespace` is given."""
+    base = group_version_path(api_version)
+    if namespace:
+        base += "/namespaces/%s" % namespace
+    return "%s/%s" % (base, resource)
+
+
 def missing_kubernetes():
     """The import error of the kubernetes library as text; None when it is installed."""
     try:
@@ -252,10 +260,8 @@ class KubeApi(object):
         if served is None:
             return None
         metadata = obj.get("metadata") or {}
-        base = group_version_path(api_version)
-        if served.get("namespaced"):
-            base += "/namespaces/%s" % (metadata.get("namespace") or "default")
-        return "%s/%s/%s" % (base, served["name"], metadata.get("name", ""))
+        namespace = (metadata.get("namespace") or "default") if served.get("namespaced") else None
+        return "%s/%s" % (resource_path(api_version, served["name"], namespace), metadata.get("name", ""))
 
 
 def _read_kubeconfig(path):

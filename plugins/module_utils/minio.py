@@ -526,7 +526,8 @@ def read_user(admin, access_key):
 
 def secret_matches(params, access_key, secret_key):
     """True when the S3 endpoint accepts this key pair (a wrong secret fails the signature check)."""
-    s3, _admin = connect(params, access_key=access_key, secret_key=secret_key)
+    # the connection of `params` already waited for the endpoint (wait_timeout); this one need not again
+    s3, _admin = connect(dict(params, wait_timeout=0), access_key=access_key, secret_key=secret_key)
     try:
         s3.list_buckets()
     except S3Error as exc:

@@ -288,3 +288,19 @@ def test_connect_waits_only_when_the_module_has_a_wait_timeout(monkeypatch):
     assert waited == []
     mu.connect(dict(params, validate_certs=True, wait_timeout=300))
     assert waited == [("http://127.0.0.1:19000", 300)]
+
+
+def test_a_secret_check_does_not_wait_for_the_endpoint_again(monkeypatch):
+    """The module's own connection waited already; each user's signature check connects without waiting."""
+    seen = []
+
+    class S3:
+        def list_buckets(self):
+            return []
+
+    monkeypatch.setattr(
+        mu, "connect", lambda params, access_key=None, secret_key=None: seen.append(params) or (S3(), None)
+    )
+    params = dict(endpoint="http://127.0.0.1:19000", access_key="a", secret_key="b", wait_timeout=300)
+    assert mu.secret_matches(params, "team-a", "team-a-secret") is True
+    assert seen[0]["wait_timeout"] == 0 and params["wait_timeout"] == 300
