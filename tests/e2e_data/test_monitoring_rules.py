@@ -135,6 +135,13 @@ def test_prometheus_loads_the_role_rules_and_evaluates_them_on_real_minio(lab_pr
     assert "MinIODiskAlmostFull" in {a["labels"]["alertname"] for a in firing if a["state"] == "firing"}
 
 
+def scraped_total(serving, series: str) -> float:
+    """The sum of `series` in Prometheus' latest scrape; 0 while it has none."""
+    url = serving.prometheus.url("/api/v1/query?" + urllib.parse.urlencode({"query": f"sum({series})"}))
+    result = get(url)["data"]["result"]
+    return float(result[0]["value"][1]) if result else 0.0
+
+
 def bad_requests(serving, count: int) -> list[int]:
     """V2 inference requests the model's signature refuses; MLServer's status codes."""
     url = serving.http.url(f"/v2/models/{serving.model}/infer")
@@ -168,9 +175,19 @@ def test_the_inference_rules_read_real_mlserver_series(serving, lab_prometheus, 
             "monitoring_inference_error_for": "0s",
         }
     )
-    # spread over several scrapes, so rate() has an increase to work with
-    labserving.predict(10, interval=0.5)
-    assert set(bad_requests(labserving, 10)) == {500}
+    # rate() needs an increase between two scrapes of a series: a counter first scraped at its final value has none
+    # (MLServer creates the 5xx series at the first refusal), so each burst waits for a scrape before the next
+    for burst in range(2):
+        seen = scraped_total(labserving, "rest_server_requests_total")
+        labserving.predict(3, interval=0.2)
+        assert set(bad_requests(labserving, 3)) == {500}
+        wait_for(
+            lambda seen=seen: (
+                scraped_total(labserving, 'rest_server_requests_total{status_code=~"5.."}') > 0
+                and scraped_total(labserving, "rest_server_requests_total") > seen
+            ),
+            f"Prometheus scraping burst {burst + 1} of MLServer's requests",
+        )
 
     # the lab labels its MLServer target with the namespace only (no model_name/model_version target labels)
     for alert in ("InferenceLatencyAboveSLO", "InferenceErrorRateAfterDeploy"):
