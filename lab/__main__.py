@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
+
+import yaml
 
 from lab import cluster, credentials, e2e, exclusive, kubelet, node_runtime, toolchain
 from lab import processes as proc
@@ -138,22 +141,47 @@ def run_cluster(args, settings: Settings) -> int:
 
 # helm first: the GitOps render tests need it within a minute of `make test`
 PREBUILD_FIRST = ("helm",)
+# The test whose hosts run a real node's runtime for both releases (the pinned one and the one it upgrades from).
+REAL_NODES_SCENARIO = "molecule/kubeadm_cluster"
+
+
+def shard_entries(root, shard: str) -> list[str] | None:
+    """What tests/shards.yml names for `shard` (scripts/run-tests.sh exports TEST_SHARD); None for all."""
+    if shard in ("", "all"):
+        return None
+    shards = yaml.safe_load((root / "tests" / "shards.yml").read_text())["shards"]
+    return [str(entry) for entry in shards.get(int(shard) if shard.isdigit() else shard, None) or []]
 
 
 def prebuild(settings: Settings) -> int:
     """Build whatever is absent, one component per turn of the build lock, in the order `make test` first needs
-    it: MinIO (the data services), Helm, the lab's tool chain, then a real node's runtime for the pinned release
-    and the one the real-node upgrade starts from. A test that needs a component sooner takes the lock between
-    two turns and builds it itself; this only keeps the lock busy while the tests do other work. On a warm cache
-    it returns within seconds."""
+    it. A test that needs a component sooner takes the lock between two turns and builds it itself; this only
+    keeps the lock busy while the tests do other work. On a warm cache it returns within seconds.
+
+    The order follows the shard the run takes (TEST_SHARD, tests/shards.yml): MinIO (the data services), Helm,
+    the kube binaries, then, where the shard holds the real-node scenario, a real node's runtime for the pinned
+    release and the one the upgrade starts from before the rest of the lab's tool chain (the cluster lane spends
+    its first half hour on the data services, while that scenario needs its nodes from the start); elsewhere the
+    lab's tool chain, then the node runtime of the pinned release only (the host scenarios' containerd), since no
+    other test needs the older release."""
     started = time.monotonic()
     pins = settings.versions["lab_tools"]
+    entries = shard_entries(settings.root, os.environ.get("TEST_SHARD", "all"))
+    real_nodes = entries is not None and REAL_NODES_SCENARIO in entries
+    releases = [pins["kubernetes"]] + ([pins["kubernetes_upgrade_from"]] if entries is None or real_nodes else [])
     toolchain.build_minio(settings.versions["data_services"]["minio"])
-    lab_tools = sorted(toolchain.components(pins), key=lambda c: c.name not in PREBUILD_FIRST)
-    for comp in lab_tools:
+    comps = toolchain.components(pins)
+    head = [c for name in (*PREBUILD_FIRST, "kubernetes") for c in comps if c.name == name]
+    for comp in head:
         toolchain.build_components([comp])
-    for release in (pins["kubernetes"], pins["kubernetes_upgrade_from"]):
-        node_runtime.build(pins, kubernetes=release)
+    if real_nodes:
+        for release in releases:
+            node_runtime.build(pins, kubernetes=release)
+    for comp in (c for c in comps if c not in head):
+        toolchain.build_components([comp])
+    if not real_nodes:
+        for release in releases:
+            node_runtime.build(pins, kubernetes=release)
     print(f"lab: prebuild done in {time.monotonic() - started:.0f} s")
     return 0
 

@@ -237,10 +237,29 @@ def load_shards() -> dict:
     return {str(name): list(entries) for name, entries in yaml.safe_load(SHARDS_FILE.read_text())["shards"].items()}
 
 
+# Order within the cluster lane: on a cold cache the lab cluster cannot start
+# before the builder (`python -m lab prebuild`) has compiled its whole tool
+# chain, the controllers included, while the data services need only MinIO.
+# So the test files that need neither the lab cluster nor a Molecule scenario
+# (markers lab, molecule) run first, in their usual order, and the builder
+# works meanwhile; the order of the others is kept. A file moves as a whole,
+# so its module fixtures are set up once.
+CLUSTER_MARKERS = {"lab", "molecule"}
+
+
+def data_services_first(items) -> list:
+    """`items` reordered (stable): the files without a test marked lab or molecule first."""
+    files_needing_the_cluster = {
+        item.nodeid.split("::", 1)[0] for item in items if CLUSTER_MARKERS & {mark.name for mark in item.iter_markers()}
+    }
+    return sorted(items, key=lambda item: item.nodeid.split("::", 1)[0] in files_needing_the_cluster)
+
+
 def pytest_collection_modifyitems(config, items):
     problems = lane_problems(items)
     if problems:
         raise pytest.UsageError("tests/conftest.py lanes:\n" + "\n".join(problems))
+    items[:] = data_services_first(items)
     heavy = [item for item in items if sharded(item)]
     if not heavy:
         return

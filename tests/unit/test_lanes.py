@@ -94,3 +94,17 @@ def test_molecule_scenarios_are_keyed_by_scenario_and_other_tests_by_file():
     )
     assert root_conftest.shard_key(scenario) == "molecule/lab"
     assert root_conftest.shard_key(other) == "tests/lab/test_cluster.py"
+
+
+def test_files_that_need_only_the_data_services_run_before_those_that_need_the_lab_cluster():
+    items = [
+        item("tests/e2e_data/test_data_path.py::test_a", [], ["integration", "e2e"]),
+        item("tests/e2e_data/test_lab_processes.py::test_b", [], ["lab", "integration"]),
+        item("tests/e2e_data/test_lab_processes.py::test_c", [], ["integration"]),  # moves with its file
+        item("tests/integration/test_minio_role.py::test_d", [], ["integration"]),
+        item("tests/lab/test_cluster.py::test_e", [], ["lab"]),
+        item("tests/molecule/test_scenarios.py::test_scenario[lab]", [], ["molecule"]),
+        item("tests/unit/test_x.py::test_f", []),
+    ]
+    order = [i.nodeid.rsplit("::", 1)[1] for i in root_conftest.data_services_first(items)]
+    assert order == ["test_a", "test_d", "test_f", "test_b", "test_c", "test_e", "test_scenario[lab]"]
