@@ -28,10 +28,10 @@ class Layers:
     env: dict
     first: subprocess.CompletedProcess
 
-    def play(self, *args: str, tags: str = LAYERS, check: bool = True) -> subprocess.CompletedProcess:
-        """site.yml on the lab inventory with these tags and extra arguments."""
+    def play(self, *args: str, tags: str = LAYERS, check: bool = True, playbook: str = "playbooks/site.yml"):
+        """A playbook (site.yml unless told) on the lab inventory with these tags and extra arguments."""
         result = subprocess.run(
-            ["ansible-playbook", "playbooks/site.yml", "-i", str(LAB_INVENTORY), "--tags", tags, *args],
+            ["ansible-playbook", playbook, "-i", str(LAB_INVENTORY), "--tags", tags, *args],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -39,7 +39,7 @@ class Layers:
             check=False,
         )
         if check and result.returncode != 0:
-            pytest.fail(f"site.yml --tags {tags} {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-8000:]}")
+            pytest.fail(f"{playbook} --tags {tags} {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-8000:]}")
         return result
 
     def play_with(self, extra: dict, tags: str = LAYERS, check: bool = True) -> subprocess.CompletedProcess:

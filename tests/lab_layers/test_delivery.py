@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
 from lab_support import LAB_INVENTORY, ROOT, inventory_var, recap
 
 from ansible_collections.baremetal.mlops.plugins.plugin_utils import release_render
+from ansible_collections.baremetal.mlops.tests.unit.plugins.modules.kubeadm_utils import issue
 
 pytestmark = pytest.mark.lab
 
@@ -288,3 +293,185 @@ def test_the_image_list_is_rendered_again_only_when_its_inputs_changed(layers):
     path.write_text("\n".join(line for line in written.splitlines() if not line.startswith("# rendering ")) + "\n")
     layers.play(tags="metallb")
     assert path.read_text() == written
+
+
+WEBHOOK_RETRY_TASK = "Upgrade again, while an admission webhook cannot be called, the releases it refused"
+GATE_PLAYBOOK = """\
+- name: Deliver a test component whose second release an admission webhook guards
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Deliver it
+      ansible.builtin.include_role:
+        name: baremetal.mlops.release_delivery
+      vars:
+        release_delivery_component: webhook-gate-test
+        release_delivery_layer: serving
+        release_delivery_chart_dir: "{{ gate_charts }}"
+        release_delivery_images_enabled: false
+        release_delivery_wait_timeout: 60
+        platform_chart_repositories: {lab-gatekeeper: "https://charts.invalid", lab-guarded: "https://charts.invalid"}
+        platform_chart_versions: {lab_gatekeeper: "0.1.0", lab_guarded: "0.1.0"}
+        release_delivery_releases:
+          - {name: gatekeeper, chart: lab-gatekeeper, namespace: webhook-gate-test, values: {url: "{{ gate_url }}"}}
+          - {name: guarded, chart: lab-guarded, namespace: webhook-gate-test, sync_wave: 1}
+"""
+
+GATEKEEPER_TEMPLATE = """\
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: lab-webhook-gate-test
+  annotations:
+    cert-manager.io/inject-ca-from: webhook-gate-test/gatekeeper
+webhooks:
+  - name: gate.webhook-gate-test.lab.baremetal.mlops
+    admissionReviewVersions: [v1]
+    sideEffects: None
+    failurePolicy: Fail
+    timeoutSeconds: 5
+    clientConfig:
+      url: {{ .Values.url }}
+    objectSelector:
+      matchLabels: {lab.baremetal.mlops/webhook-gate-test: guarded}
+    rules:
+      - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [configmaps]}
+"""
+
+GUARDED_TEMPLATE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: guarded
+  labels: {lab.baremetal.mlops/webhook-gate-test: guarded}
+data:
+  admitted: "yes"
+"""
+
+
+def _package_chart(lab, folder, name: str, template: str, values: dict) -> None:
+    source = folder / "src" / name
+    (source / "templates").mkdir(parents=True)
+    (source / "Chart.yaml").write_text(yaml.safe_dump({"apiVersion": "v2", "name": name, "version": "0.1.0"}))
+    (source / "values.yaml").write_text(yaml.safe_dump(values))
+    (source / "templates" / "object.yaml").write_text(template)
+    lab.helm("package", str(source), "--destination", str(folder))
+
+
+class _Gate:
+    """An HTTPS admission webhook on a loopback port with its own CA; counts the calls the API server
+    could not complete (its TLS handshake refused the certificate) and the reviews it admitted."""
+
+    def __init__(self, folder):
+        key, cert = issue("webhook-gate-test", ca=True, ip_address="127.0.0.1")
+        self.ca_pem = cert.public_bytes(serialization.Encoding.PEM)
+        (folder / "gate.crt").write_bytes(self.ca_pem)
+        (folder / "gate.key").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(folder / "gate.crt", folder / "gate.key")
+        self.refused = threading.Event()
+        self.admitted = 0
+        gate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                gate.admitted += 1
+                body = json.dumps(
+                    {
+                        "apiVersion": "admission.k8s.io/v1",
+                        "kind": "AdmissionReview",
+                        "response": {"uid": review["request"]["uid"], "allowed": True},
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def get_request(self):
+                connection, address = super().get_request()
+                try:
+                    return context.wrap_socket(connection, server_side=True), address
+                except (ssl.SSLError, OSError):
+                    gate.refused.set()  # the API server did not trust the certificate (no CA yet)
+                    connection.close()
+                    raise
+
+            def handle_error(self, request, client_address):
+                pass
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}/validate"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_release_an_admission_webhook_refuses_until_its_ca_arrives_is_delivered_when_it_does(layers, tmp_path):
+    """The window in which cert-manager's cainjector has not yet put a webhook's CA into its configuration:
+    the API server refuses what the webhook guards ("failed calling webhook", x509: unknown authority), so the
+    component's next Helm release fails to install. The run upgrades that release again every 5 s and goes on
+    once the CA is injected (here by the test, as the cainjector would, after the first refused call); the
+    webhook admitted the release's object, and a second run changes nothing."""
+    lab = layers.lab
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    gate = _Gate(tmp_path)
+    _package_chart(lab, charts, "lab-gatekeeper", GATEKEEPER_TEMPLATE, {"url": ""})
+    _package_chart(lab, charts, "lab-guarded", GUARDED_TEMPLATE, {})
+    playbook = tmp_path / "gate.yml"
+    playbook.write_text(GATE_PLAYBOOK)
+    extra = json.dumps({"gate_charts": str(charts), "gate_url": gate.url})
+
+    def inject_after_the_first_refusal():
+        if gate.refused.wait(timeout=240):
+            bundle = base64.b64encode(gate.ca_pem).decode()
+            patch = [{"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": bundle}]
+            lab.kubectl(
+                "patch", "validatingwebhookconfiguration", "lab-webhook-gate-test", "--type=json", "-p",
+                json.dumps(patch),
+            )  # fmt: skip
+
+    injector = threading.Thread(target=inject_after_the_first_refusal, daemon=True)
+    injector.start()
+    try:
+        first = layers.play("-e", extra, tags="all", playbook=str(playbook))
+        injector.join(timeout=30)
+        assert gate.refused.is_set(), "the API server never called the webhook before its CA arrived"
+        assert "failed calling webhook" in first.stdout
+        retried = task_output(first.stdout, WEBHOOK_RETRY_TASK)
+        assert "changed: [localhost] => (item=guarded)" in retried, first.stdout[-4000:]
+        assert "gatekeeper" not in retried
+        assert gate.admitted >= 1
+        assert release(lab, "guarded", "webhook-gate-test")["status"] == "deployed"
+        assert lab.get("configmap", "guarded", "-n", "webhook-gate-test")["data"] == {"admitted": "yes"}
+
+        again = layers.play("-e", extra, tags="all", playbook=str(playbook))
+        assert recap(again)["changed"] == 0, again.stdout[-4000:]
+        assert WEBHOOK_RETRY_TASK not in again.stdout
+    finally:
+        lab.kubectl("delete", "validatingwebhookconfiguration", "lab-webhook-gate-test", "--ignore-not-found")
+        for name in ("guarded", "gatekeeper"):
+            lab.helm("uninstall", name, "-n", "webhook-gate-test", check=False)
+        lab.kubectl("delete", "namespace", "webhook-gate-test", "--ignore-not-found", "--wait=false")
+        lab.kubectl(
+            "delete", "configmap", "baremetal-mlops-delivery-webhook-gate-test", "-n", "kube-system",
+            "--ignore-not-found",
+        )  # fmt: skip
+        gate.close()
