@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -54,3 +55,26 @@ def test_installed_collection_answers_ansible_doc(tarball, tmp_path):
         run(BIN / "ansible-doc", "-t", "lookup", "baremetal.mlops.versions", cwd=tmp_path, env=env).split()
     )
     assert "the single file that records which component versions are supported together" in lookup
+
+
+def test_a_file_left_in_the_checkout_stays_out_of_the_tarball(tmp_path):
+    # The build packs the collection's own files (galaxy.yml's manifest), never
+    # whatever else a checkout holds: a copy of the tracked tree with stray
+    # files in the root and beside the roles builds into the tracked files only.
+    tracked = run("git", "ls-files", "-z").split("\0")
+    tree = tmp_path / "checkout"
+    for name in filter(None, tracked):
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, tree / name, follow_symlinks=False)
+    strays = ["LOG", "notes.txt", "vault-password", ".env", "roles/kubeconfig.bak", "playbooks/site.retry.swp"]
+    for stray in strays:
+        (tree / stray).write_text("not part of the collection\n")
+    out = tmp_path / "out"
+    run(BIN / "ansible-galaxy", "collection", "build", "--output-path", out, cwd=tree)
+    (built,) = out.glob("baremetal-mlops-*.tar.gz")
+    with tarfile.open(built) as archive:
+        packed = {member.name for member in archive.getmembers() if member.isfile()}
+    assert packed - {"MANIFEST.json", "FILES.json"} <= set(tracked)
+    assert not packed & set(strays)
+    assert {"galaxy.yml", "pyproject.toml", "Makefile"}.isdisjoint(packed)
+    assert {"meta/runtime.yml", "versions.yml", "README.md", "roles/release_delivery/tasks/main.yml"} <= packed
